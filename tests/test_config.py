@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from helpers.config import DEFAULT_EMBEDDER, DEFAULT_LLM, PROFILES, get_settings, seed_everything
+
+
+def test_default_profile_is_cpu_with_packaged_models(monkeypatch):
+    for var in ("WORKBOOK_PROFILE", "WORKBOOK_LLM", "WORKBOOK_EMBEDDER", "WORKBOOK_SEED"):
+        monkeypatch.delenv(var, raising=False)
+    s = get_settings()
+    assert s.profile.name == "cpu"
+    assert (s.llm, s.embedder) == (DEFAULT_LLM, DEFAULT_EMBEDDER)
+    assert s.seed == 1234
+    assert s.kb_dir == s.data_dir / "kb"
+
+
+def test_environment_overrides(monkeypatch, tmp_path):
+    monkeypatch.setenv("WORKBOOK_PROFILE", "GPU")
+    monkeypatch.setenv("WORKBOOK_EMBEDDER", "BAAI/bge-small-en-v1.5")
+    monkeypatch.setenv("WORKBOOK_SEED", "7")
+    monkeypatch.setenv("WORKBOOK_CACHE", str(tmp_path))
+    s = get_settings()
+    assert s.profile is PROFILES["gpu"]
+    assert s.llm == PROFILES["gpu"].llm
+    assert s.embedder == "BAAI/bge-small-en-v1.5"
+    assert s.seed == 7
+    assert s.models_cache_dir == tmp_path / "models"
+
+
+@pytest.mark.parametrize(("var", "value"), [("WORKBOOK_PROFILE", "tpu"), ("WORKBOOK_SEED", "abc")])
+def test_bad_settings_give_clear_errors(monkeypatch, var, value):
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ValueError, match=var):
+        get_settings()
+
+
+def test_seed_everything_repeats_random_streams():
+    seed_everything(3)
+    first = (random.random(), np.random.rand(), torch.rand(1).item())
+    seed_everything(3)
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
