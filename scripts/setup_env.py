@@ -88,7 +88,11 @@ def step_models() -> None:
 
 def step_warm_cache() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers.utils import logging as hf_logging
+
     from helpers.models import load_embedder, load_llm
+
+    hf_logging.disable_progress_bar()
 
     start = time.perf_counter()
     llm = load_llm()
