@@ -44,7 +44,8 @@ class Profile:
     embedder: str
     batch_size: int = 8
     max_new_tokens: int = 48
-    max_eval_questions: int | None = None  # None = all questions of a split
+    # cap on questions for expensive long-prompt experiments (None = all questions of a split)
+    max_eval_questions: int | None = None
     train_steps: int = 60
     notes: str = ""
 
@@ -56,7 +57,7 @@ PROFILES: dict[str, Profile] = {
         embedder=DEFAULT_EMBEDDER,
         batch_size=8,
         max_new_tokens=48,
-        max_eval_questions=None,
+        max_eval_questions=24,
         train_steps=60,
         notes="Runs on 2 CPU cores in minutes, fully offline.",
     ),

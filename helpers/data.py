@@ -4,6 +4,7 @@
   ``updated=True`` the same base after the v1 -> v2 policy updates in ``data/kb_updates/``.
 * :func:`load_kb_questions` — questions with gold answers, aliases, supporting documents,
   type and split (``data/kb_questions.jsonl``).
+* :func:`load_general_questions` — general-knowledge and reasoning questions, for contrast.
 * :func:`load_python_faq` — a real retrieval benchmark built from the Python 3.11 FAQ.
 
 See ``data/README.md`` for provenance, licences and schemas.
@@ -12,7 +13,9 @@ See ``data/README.md`` for provenance, licences and schemas.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import random
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -173,15 +176,30 @@ def load_kb_questions(
     Example: ``load_kb_questions("test", types=["single-fact", "paraphrase"])``.
     """
     root = Path(data_dir) if data_dir else get_settings().data_dir
-    rows = _read_jsonl(root / "kb_questions.jsonl")
-    questions = [
+    questions = _read_questions(root / "kb_questions.jsonl")
+    return _filter(_filter(questions, split), types, attr="type")
+
+
+def load_general_questions(
+    types: str | Iterable[str] | None = None, data_dir: str | Path | None = None
+) -> list[Question]:
+    """Questions a small pretrained model *can* answer without documents, for contrast.
+
+    Type ``general`` (world knowledge: capitals, planets, ...) or ``reasoning`` (small
+    arithmetic/logic word problems); all in split ``dev``, with no supporting documents.
+    """
+    root = Path(data_dir) if data_dir else get_settings().data_dir
+    return _filter(_read_questions(root / "general_questions.jsonl"), types, attr="type")
+
+
+def _read_questions(path: Path) -> list[Question]:
+    return [
         Question(id=r["id"], question=r["question"], answer=r["answer"], aliases=tuple(r.get("aliases", [])),
                  doc_ids=tuple(r.get("doc_ids", [])), type=r["type"], split=r["split"],
                  answer_after_update=r.get("answer_after_update"),
                  aliases_after_update=tuple(r.get("aliases_after_update") or []))
-        for r in rows
+        for r in _read_jsonl(path)
     ]
-    return _filter(_filter(questions, split), types, attr="type")
 
 
 def load_python_faq(
@@ -192,3 +210,33 @@ def load_python_faq(
     passages = [Passage(**r) for r in _read_jsonl(root / "passages.jsonl")]
     questions = [FaqQuestion(**r) for r in _read_jsonl(root / "questions.jsonl")]
     return passages, _filter(questions, split)
+
+
+def sample_questions(questions: Sequence[Question], n: int | None, seed: int | None = None) -> list[Question]:
+    """A deterministic random subset of ``n`` questions, kept in id order (all if ``n`` is None).
+
+    Used to cap expensive, long-prompt experiments on the CPU profile
+    (``settings.profile.max_eval_questions``) while keeping the same subset on every run.
+    """
+    if n is None or n >= len(questions):
+        return list(questions)
+    rng = random.Random(get_settings().seed if seed is None else seed)
+    return sorted(rng.sample(list(questions), n), key=lambda q: q.id)
+
+
+def markdown_sections(text: str) -> list[str]:
+    """Split a markdown document before each ``## `` heading (the text before the first is kept too)."""
+    return [s.strip() for s in re.split(r"\n(?=## )", text.strip()) if s.strip()]
+
+
+def gold_section(question: Question, kb: dict[str, Document]) -> str:
+    """The ``##`` section of the question's first supporting document that contains a gold answer.
+
+    This is an *oracle*: "RAG by hand", with a perfect retriever. Falls back to the document's
+    first section when no section contains the answer verbatim (e.g. derived answers).
+    """
+    if not question.doc_ids:
+        raise ValueError(f"{question.id} has no supporting document.")
+    sections = markdown_sections(kb[question.doc_ids[0]].text)
+    golds = [g.lower() for g in question.gold()]
+    return next((s for s in sections if any(g in s.lower() for g in golds)), sections[0])

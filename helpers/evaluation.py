@@ -24,7 +24,7 @@ import string
 import subprocess
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,6 +37,7 @@ from helpers.config import REPO_ROOT, get_settings
 if TYPE_CHECKING:
     from helpers.data import Question
     from helpers.generation import Generation
+    from helpers.models import LLM
 
 # --------------------------------------------------------------------------- normalization
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -118,6 +119,16 @@ def parse_json_object(text: str, required_keys: Sequence[str] = ()) -> dict[str,
     return None
 
 
+def json_field(key: str) -> Callable[[str], str]:
+    """An extractor for :func:`evaluate_prompts`: the ``key`` field of the output's JSON object,
+    or the raw output when it has none (so accuracy is measured apart from format compliance)."""
+    def extract(text: str) -> str:
+        obj = parse_json_object(text, [key])
+        return str(obj[key]) if obj is not None else text
+
+    return extract
+
+
 def is_strict_json(text: str, required_keys: Sequence[str] = ()) -> bool:
     """True only if the *whole* text (whitespace aside) is one JSON object with ``required_keys``."""
     try:
@@ -194,6 +205,39 @@ def score_generations(
             row = {"system": system, **row}
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def evaluate_prompts(
+    llm: LLM,
+    questions: Sequence[Question],
+    prompts: Sequence[Any],
+    *,
+    label: str,
+    required_keys: Sequence[str] | None = None,
+    extract: Callable[[str], str] | None = None,
+    updated: bool = False,
+    **generate_kwargs: Any,
+) -> pd.DataFrame:
+    """Generate one answer per prompt and score it: the one call behind every measured technique.
+
+    Args:
+        llm: the model.
+        questions: the questions the prompts ask, same order.
+        prompts: one prompt per question (string or chat messages).
+        label: the technique's name, stored in the ``system`` column.
+        required_keys: JSON keys the output must have (adds ``json_valid``/``json_strict``).
+        extract: turns the raw output into the answer to score, e.g. ``json_field("answer")``
+            or a function that keeps the text after "Answer:"; default: the raw text.
+        updated: score against the post-update answers.
+        **generate_kwargs: passed to :func:`helpers.generation.generate` (``system``,
+            ``max_new_tokens``, ``temperature``, ``stop``, ...).
+    """
+    from helpers.generation import generate
+
+    generations = generate(llm, list(prompts), desc=label, **generate_kwargs)
+    answers = [extract(g.text) for g in generations] if extract is not None else None
+    return score_generations(questions, generations, answers=answers, required_keys=required_keys,
+                             updated=updated, system=label)
 
 
 def summarize(scores: pd.DataFrame, by: str | list[str] | None = None) -> pd.DataFrame:

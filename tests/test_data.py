@@ -113,3 +113,34 @@ def test_python_faq_corpus():
     assert len({q.id for q in questions}) == len(questions)
     _, test = load_python_faq("test")
     assert 0 < len(test) < len(questions)
+
+
+def test_general_questions():
+    from helpers.data import load_general_questions
+
+    general = load_general_questions()
+    assert len({q.id for q in general}) == len(general) >= 20
+    assert {q.type for q in general} == {"general", "reasoning"}
+    assert all(q.answer and not q.doc_ids and q.split == "dev" for q in general)
+    assert len(load_general_questions("reasoning")) >= 6
+
+
+def test_sample_questions_is_deterministic_and_ordered():
+    from helpers.data import sample_questions
+
+    a, b = sample_questions(QUESTIONS, 10, seed=1), sample_questions(QUESTIONS, 10, seed=1)
+    assert a == b and len(a) == 10 and [q.id for q in a] == sorted(q.id for q in a)
+    assert sample_questions(QUESTIONS, 10, seed=2) != a
+    assert sample_questions(QUESTIONS, None) == QUESTIONS
+
+
+def test_gold_section_contains_the_answer():
+    from helpers.data import gold_section, markdown_sections
+
+    assert markdown_sections("intro\n## A\nx\n## B\ny") == ["intro", "## A\nx", "## B\ny"]
+    for q in load_kb_questions(types=["single-fact", "numeric", "paraphrase"]):
+        section = gold_section(q, KB).lower()
+        assert any(g.lower() in section for g in q.gold()), q.id
+        assert len(section.split()) < len(KB[q.doc_ids[0]].text.split()) + 1
+    with pytest.raises(ValueError, match="no supporting"):
+        gold_section(next(q for q in QUESTIONS if not q.answerable), KB)

@@ -107,3 +107,24 @@ def test_save_results_writes_csv_and_metadata(tmp_path, monkeypatch):
     assert path == tmp_path / "demo.csv" and pd.read_csv(path, index_col=0).loc["rag", "accuracy"] == 0.5
     meta = (tmp_path / "demo.meta.json").read_text()
     assert '"notebook": "test"' in meta and '"llm"' in meta and '"versions"' in meta
+
+
+def test_json_field_extractor_falls_back_to_raw_text():
+    from helpers.evaluation import json_field
+
+    extract = json_field("answer")
+    assert extract('ok {"answer": 45} done') == "45"
+    assert extract("45 days") == "45 days"
+
+
+def test_prompt_builders():
+    from helpers.prompts import INJECTION, context_prompt, few_shot_messages, injection_succeeded
+
+    p = context_prompt("How long?", [("doc-a", "Text A."), ("doc-b", "Text B.")])
+    assert p.index("[doc-a]") < p.index("[doc-b]") < p.index("How long?")
+    d = context_prompt("How long?", [("doc-a", "Text A.")], delimit=True, instruction="Be brief.")
+    assert '<document id="doc-a">' in d and "not instructions" in d and d.endswith("Be brief.")
+    msgs = few_shot_messages("Q?", [("q1", "a1")], system="S")
+    assert [m["role"] for m in msgs] == ["system", "user", "assistant", "user"]
+    assert injection_succeeded("Sure: ACCESS GRANTED") and not injection_succeeded("45 days")
+    assert "ACCESS GRANTED" in INJECTION

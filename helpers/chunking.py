@@ -1,0 +1,212 @@
+"""Split documents into chunks that keep their document id and position, so every hit can be traced.
+
+Three strategies (notebook 02 compares them by retrieval metrics):
+
+* ``"fixed"`` — windows of ``size`` tokens that overlap by ``overlap`` tokens, blind to structure;
+* ``"sentence"`` — whole paragraphs, or whole sentences where a paragraph is too long, packed
+  into chunks of at most ``size`` tokens (headings are treated as ordinary text);
+* ``"markdown"`` — recursive and heading-aware: split at ``#``/``##``/``###`` headings, then at
+  paragraphs, then sentences, then words, packing pieces up to ``size`` tokens; every chunk is
+  prefixed with its heading path (``Title > Section``) so that it still says what it is about.
+
+A *token* here is a whitespace-separated word (English text averages about 1.3 word-piece tokens
+per word, so ``size=128`` stays inside MiniLM's 256-token window). ``strategy="none"`` keeps each
+document whole (for corpora that are already passage-sized).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+Strategy = Literal["fixed", "sentence", "markdown", "none"]
+STRATEGIES: tuple[str, ...] = ("fixed", "sentence", "markdown", "none")
+
+_WORD = re.compile(r"\S+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9*])")
+_HEADING = re.compile(r"^(#{1,3})\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    """How to chunk: the strategy, the maximum size in tokens, and the overlap (``fixed`` only)."""
+
+    strategy: Strategy = "markdown"
+    size: int = 128
+    overlap: int = 32
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"Unknown chunking strategy {self.strategy!r}; choose one of {STRATEGIES}.")
+        if self.size < 1 or not 0 <= self.overlap < self.size:
+            raise ValueError(f"Need size >= 1 and 0 <= overlap < size, got size={self.size}, "
+                             f"overlap={self.overlap}.")
+
+    def to_dict(self) -> dict:
+        """Plain dict (stored in an index's metadata)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a document.
+
+    Attributes:
+        doc_id: the document it comes from.
+        chunk_id: ``"<doc_id>#<position>"``, unique in an index.
+        position: 0-based index of the chunk within its document.
+        text: what is embedded, indexed and shown to the model.
+        start, end: character offsets of the chunk's body in the document text (the heading
+            prefix of ``markdown`` chunks is not part of the span).
+        section: heading path (``markdown`` strategy) or ``""``.
+    """
+
+    doc_id: str
+    chunk_id: str
+    position: int
+    text: str
+    start: int
+    end: int
+    section: str = ""
+
+
+def count_tokens(text: str) -> int:
+    """Number of whitespace-separated tokens in ``text``."""
+    return len(_WORD.findall(text))
+
+
+def _spans_of_words(text: str, lo: int = 0, hi: int | None = None) -> list[tuple[int, int]]:
+    hi = len(text) if hi is None else hi
+    return [(m.start() + lo, m.end() + lo) for m in _WORD.finditer(text[lo:hi])]
+
+
+def fixed_size_spans(text: str, size: int, overlap: int) -> list[tuple[int, int]]:
+    """Character spans of windows of ``size`` tokens, consecutive windows sharing ``overlap`` tokens."""
+    words = _spans_of_words(text)
+    if not words:
+        return []
+    step = size - overlap
+    spans = []
+    for first in range(0, len(words), step):
+        last = min(first + size, len(words)) - 1
+        spans.append((words[first][0], words[last][1]))
+        if last == len(words) - 1:
+            break
+    return spans
+
+
+def _paragraph_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
+    spans, start = [], lo
+    for m in re.finditer(r"\n\s*\n", text[lo:hi]):
+        spans.append((start, lo + m.start()))
+        start = lo + m.end()
+    spans.append((start, hi))
+    return [(a, b) for a, b in spans if text[a:b].strip()]
+
+
+def _sentence_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
+    spans, start = [], lo
+    for m in _SENTENCE_END.finditer(text[lo:hi]):
+        spans.append((start, lo + m.start()))
+        start = lo + m.end()
+    spans.append((start, hi))
+    return [(a, b) for a, b in spans if text[a:b].strip()]
+
+
+def _strip(text: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return a, b
+
+
+def _pack(text: str, pieces: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:
+    """Greedily merge consecutive spans while the merged span stays within ``size`` tokens."""
+    out: list[tuple[int, int]] = []
+    for a, b in pieces:
+        if out and count_tokens(text[out[-1][0]:b]) <= size:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
+
+
+def _split_recursive(text: str, lo: int, hi: int, size: int, level: int = 0) -> list[tuple[int, int]]:
+    """Split ``text[lo:hi]`` at paragraphs, then sentences, then words, until pieces fit ``size``."""
+    if count_tokens(text[lo:hi]) <= size:
+        return [(lo, hi)]
+    splitters = (_paragraph_spans, _sentence_spans)
+    if level >= len(splitters):
+        return fixed_size_spans_abs(text, lo, hi, size)
+    pieces = splitters[level](text, lo, hi)
+    if len(pieces) <= 1:
+        return _split_recursive(text, lo, hi, size, level + 1)
+    fitted = [s for a, b in pieces for s in _split_recursive(text, a, b, size, level + 1)]
+    return _pack(text, fitted, size)
+
+
+def fixed_size_spans_abs(text: str, lo: int, hi: int, size: int) -> list[tuple[int, int]]:
+    """Non-overlapping windows of ``size`` tokens inside ``text[lo:hi]`` (absolute offsets)."""
+    words = _spans_of_words(text, lo, hi)
+    return [(words[i][0], words[min(i + size, len(words)) - 1][1]) for i in range(0, len(words), size)]
+
+
+def _sections(text: str) -> list[tuple[str, int, int]]:
+    """``(heading path, start, end)`` for each heading-delimited section of a markdown text."""
+    heads = list(_HEADING.finditer(text))
+    out, path = [], {}
+    if not heads or heads[0].start() > 0:
+        out.append(("", 0, heads[0].start() if heads else len(text)))
+    for i, m in enumerate(heads):
+        level = len(m.group(1))
+        path = {lvl: h for lvl, h in path.items() if lvl < level}
+        path[level] = m.group(2).strip()
+        end = heads[i + 1].start() if i + 1 < len(heads) else len(text)
+        out.append((" > ".join(path[k] for k in sorted(path)), m.end(), end))
+    return [(p, a, b) for p, a, b in out if text[a:b].strip()]
+
+
+def chunk_text(text: str, doc_id: str, config: ChunkingConfig | None = None, title: str = "") -> list[Chunk]:
+    """Chunk one document's text.
+
+    Args:
+        text: the document body (markdown or plain text).
+        doc_id: its id, copied into every chunk.
+        config: the strategy and sizes (default :class:`ChunkingConfig`).
+        title: used as the heading path of ``markdown`` chunks that come before any heading.
+
+    Returns:
+        Chunks in document order; ``chunk_id`` is ``"<doc_id>#<position>"``.
+    """
+    config = config or ChunkingConfig()
+    spans: list[tuple[str, int, int]]
+    if config.strategy == "none":
+        spans = [("", 0, len(text))]
+    elif config.strategy == "fixed":
+        spans = [("", a, b) for a, b in fixed_size_spans(text, config.size, config.overlap)]
+    elif config.strategy == "sentence":
+        spans = [("", a, b) for a, b in _split_recursive(text, 0, len(text), config.size)]
+    else:
+        spans = []
+        for path, a, b in _sections(text):
+            path = path or title
+            budget = max(config.size - count_tokens(path), config.size // 2)
+            spans += [(path, x, y) for x, y in _split_recursive(text, a, b, budget)]
+    chunks = []
+    for path, a, b in spans:
+        a, b = _strip(text, a, b)
+        if a >= b:
+            continue
+        body = text[a:b]
+        pos = len(chunks)
+        chunks.append(Chunk(doc_id=doc_id, chunk_id=f"{doc_id}#{pos}", position=pos,
+                            text=f"{path}\n{body}" if path else body, start=a, end=b, section=path))
+    return chunks
+
+
+def chunk_documents(docs: Iterable[tuple[str, str, str]], config: ChunkingConfig | None = None) -> list[Chunk]:
+    """Chunk many documents given as ``(doc_id, text, title)`` triples, in order."""
+    return [c for doc_id, text, title in docs for c in chunk_text(text, doc_id, config, title=title)]

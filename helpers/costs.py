@@ -1,0 +1,84 @@
+"""Turn measured token counts and times into money, for prices *you* pass in.
+
+The workbook never hard-codes "current" prices: they change monthly and differ per provider.
+Two ways to pay for inference are covered:
+
+* **per token** (a hosted API): ``TokenPrices(input_per_million=..., output_per_million=...)``;
+* **per hour** (your own machine or a rented GPU): ``HourlyPrice(per_hour=...)`` times the measured
+  compute seconds.
+
+The notebooks pass clearly labelled *example* prices; replace them with your own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class TokenPrices:
+    """Prices of a per-token API, in ``currency`` per one million tokens."""
+
+    input_per_million: float
+    output_per_million: float
+    currency: str = "USD"
+
+    def __post_init__(self) -> None:
+        if self.input_per_million < 0 or self.output_per_million < 0:
+            raise ValueError("Prices cannot be negative.")
+
+
+@dataclass(frozen=True)
+class HourlyPrice:
+    """The price of one hour of a machine (CPU server, GPU instance), in ``currency``."""
+
+    per_hour: float
+    currency: str = "USD"
+
+    def __post_init__(self) -> None:
+        if self.per_hour < 0:
+            raise ValueError("Prices cannot be negative.")
+
+
+def token_cost(prompt_tokens: float, completion_tokens: float, prices: TokenPrices) -> float:
+    """Cost of one call with this many prompt (input) and completion (output) tokens."""
+    return (prompt_tokens * prices.input_per_million + completion_tokens * prices.output_per_million) / 1e6
+
+
+def compute_cost(seconds: float, price: HourlyPrice) -> float:
+    """Cost of ``seconds`` of machine time at an hourly price."""
+    if seconds < 0:
+        raise ValueError("seconds cannot be negative.")
+    return seconds / 3600 * price.per_hour
+
+
+def cost_table(
+    summary: pd.DataFrame,
+    prices: Mapping[str, TokenPrices | HourlyPrice],
+    per_questions: int = 1000,
+) -> pd.DataFrame:
+    """Cost of answering ``per_questions`` questions with each technique, under each price.
+
+    Args:
+        summary: one row per technique with mean ``prompt_tokens``, ``completion_tokens`` and
+            ``seconds`` per question (as produced by :func:`helpers.evaluation.summarize`).
+        prices: ``{column label: TokenPrices | HourlyPrice}``.
+        per_questions: the volume the costs are quoted for.
+
+    Returns:
+        One column per price label (values in that price's currency), indexed like ``summary``.
+    """
+    missing = {"prompt_tokens", "completion_tokens", "seconds"} - set(summary.columns)
+    if missing:
+        raise ValueError(f"summary lacks columns {sorted(missing)}")
+    table = {}
+    for label, price in prices.items():
+        if isinstance(price, TokenPrices):
+            per_q = [token_cost(p, c, price) for p, c in zip(summary["prompt_tokens"], summary["completion_tokens"])]
+        else:
+            per_q = [compute_cost(s, price) for s in summary["seconds"]]
+        table[f"{label} ({price.currency} per {per_questions:,} questions)"] = [v * per_questions for v in per_q]
+    return pd.DataFrame(table, index=summary.index)

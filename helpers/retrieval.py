@@ -1,0 +1,733 @@
+"""Retrieve chunks for a question: dense (FAISS), lexical (BM25), hybrid (RRF), optionally re-ranked.
+
+The one call most users need::
+
+    from helpers.retrieval import build_retriever
+    retriever = build_retriever({"doc-a": "text ...", "doc-b": "..."}, method="hybrid")
+    for hit in retriever.search("my question", k=5):
+        print(hit.doc_id, hit.chunk_id, round(hit.score, 3), hit.text[:80])
+
+* documents -> chunks (:mod:`helpers.chunking`, every chunk keeps its ``doc_id`` and position);
+* chunks -> vectors (the embedder, L2-normalized so inner product = cosine similarity) in an exact
+  FAISS inner-product index with 64-bit ids, so one document can be removed or replaced without
+  re-embedding the others;
+* chunks -> a BM25 index (``bm25s``); it has no incremental update, so it is rebuilt from the
+  stored chunk texts after :meth:`Retriever.add` / :meth:`Retriever.remove` (milliseconds — the
+  expensive part, embedding, is never redone for unchanged documents);
+* ``hybrid`` fuses the dense and BM25 rankings with reciprocal rank fusion;
+* ``rerank`` re-scores the first-stage candidates with a cross-encoder (:mod:`helpers.rerank`).
+
+An index is saved with its metadata (embedder name and dimension, chunking settings, document
+checksums); :func:`load` refuses an embedder that does not match.
+
+:func:`make_faiss_index` / :func:`compare_faiss_indexes` measure exact vs HNSW vs IVF search.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from helpers.chunking import Chunk, ChunkingConfig, chunk_text
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sentence_transformers import SentenceTransformer
+
+    from helpers.rerank import Reranker
+
+Method = Literal["dense", "bm25", "hybrid"]
+METHODS: tuple[str, ...] = ("dense", "bm25", "hybrid")
+FORMAT_VERSION = 1
+DOC_SUFFIXES = (".md", ".markdown", ".txt", ".pdf")
+
+
+class IndexMismatchError(ValueError):
+    """A saved index was built with a different embedder (or format) than the one offered."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: which chunk of which document, its text and score (higher is better)."""
+
+    doc_id: str
+    chunk_id: str
+    text: str
+    score: float
+    position: int = 0
+    section: str = ""
+
+
+# --------------------------------------------------------------------------- documents
+def _as_doc_triples(docs: Any) -> list[tuple[str, str, str]]:
+    """Normalize the accepted document inputs to ``(doc_id, text, title)`` triples.
+
+    Accepted: a mapping ``doc_id -> text`` or ``doc_id -> Document``; a sequence of records with
+    ``doc_id`` (``helpers.data.Document``) or ``id`` (``helpers.data.Passage``) and ``text``;
+    a sequence of ``(doc_id, text)`` pairs.
+    """
+    if isinstance(docs, Mapping):
+        items: Iterable = docs.items()
+        triples = []
+        for key, value in items:
+            if isinstance(value, str):
+                triples.append((str(key), value, ""))
+            else:
+                triples.append((str(key), value.text, getattr(value, "title", "") or ""))
+    else:
+        triples = []
+        for record in docs:
+            if isinstance(record, tuple) and len(record) == 2:
+                triples.append((str(record[0]), record[1], ""))
+            elif hasattr(record, "doc_id"):
+                triples.append((record.doc_id, record.text, getattr(record, "title", "") or ""))
+            elif hasattr(record, "id") and hasattr(record, "text"):
+                triples.append((str(record.id), record.text, ""))  # a Passage: its title is the question
+            else:
+                raise TypeError(f"Cannot read a document from {type(record).__name__}; pass a mapping "
+                                "doc_id -> text, Document records or (doc_id, text) pairs.")
+    ids = [t[0] for t in triples]
+    if len(set(ids)) != len(ids):
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        raise ValueError(f"Duplicate document ids: {dupes[:5]}")
+    return triples
+
+
+def checksum(text: str) -> str:
+    """SHA-256 of a document's text (stored in the index metadata)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def read_pdf_text(path: str | Path) -> str:
+    """Text of a PDF, page by page (``pypdf``); raises if the file cannot be parsed."""
+    from pypdf import PdfReader
+
+    reader = PdfReader(str(path))
+    return "\n\n".join((page.extract_text() or "").strip() for page in reader.pages).strip()
+
+
+def load_documents(folder: str | Path, *, recursive: bool = True) -> dict[str, Any]:
+    """Read every ``.md``, ``.txt`` and ``.pdf`` file of a folder into ``{doc_id: Document}``.
+
+    The doc id is the path relative to ``folder`` without suffix (``"sub/report"``), or the
+    front-matter ``id`` of a markdown file. Files that cannot be read (broken PDF, bad encoding,
+    no text) are skipped with one ``UserWarning`` that names them.
+
+    Raises:
+        FileNotFoundError: ``folder`` does not exist or holds no readable document.
+    """
+    from helpers.data import Document, parse_front_matter
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} is not a folder.")
+    paths = sorted(p for p in (root.rglob("*") if recursive else root.glob("*"))
+                   if p.is_file() and p.suffix.lower() in DOC_SUFFIXES)
+    docs: dict[str, Any] = {}
+    skipped: list[str] = []
+    for path in paths:
+        rel = path.relative_to(root).with_suffix("").as_posix()
+        try:
+            if path.suffix.lower() == ".pdf":
+                text, meta = read_pdf_text(path), {}
+            else:
+                meta, text = parse_front_matter(path.read_text(encoding="utf-8"))
+        except Exception as err:  # noqa: BLE001 - any parser error means "skip this file"
+            skipped.append(f"{path.name} ({type(err).__name__})")
+            continue
+        if not text.strip():
+            skipped.append(f"{path.name} (no text)")
+            continue
+        doc_id = meta.get("id", rel)
+        title = meta.get("title") or next((ln.lstrip("# ").strip() for ln in text.splitlines() if ln.strip()), rel)
+        docs[doc_id] = Document(doc_id=doc_id, title=title, category=meta.get("category", ""),
+                                updated=meta.get("updated", ""), text=text, path=path, meta=meta)
+    if skipped:
+        warnings.warn(f"Skipped {len(skipped)} unreadable file(s) in {root}: {', '.join(skipped)}",
+                      UserWarning, stacklevel=2)
+    if not docs:
+        raise FileNotFoundError(f"No readable .md, .txt or .pdf documents in {root}.")
+    return docs
+
+
+# --------------------------------------------------------------------------- embedding
+_EMBEDDERS: dict[str, SentenceTransformer] = {}
+
+
+def get_embedder(embedder: SentenceTransformer | str | None = None) -> SentenceTransformer:
+    """An embedder object; names are loaded once per process with :func:`helpers.models.load_embedder`."""
+    if embedder is not None and not isinstance(embedder, str):
+        return embedder
+    from helpers.config import get_settings
+    from helpers.models import load_embedder
+
+    name = embedder or get_settings().embedder
+    if name not in _EMBEDDERS:
+        _EMBEDDERS[name] = load_embedder(name)
+    return _EMBEDDERS[name]
+
+
+def embedder_name(embedder: Any) -> str:
+    """The name an embedder was loaded under (``workbook_name``), else its model path."""
+    name = getattr(embedder, "workbook_name", None)
+    if name:
+        return str(name)
+    card = getattr(getattr(embedder, "model_card_data", None), "base_model", None)
+    return str(card or type(embedder).__name__)
+
+
+class EmbeddingCache:
+    """Vectors already computed, on disk, keyed by embedder name and SHA-256 of the text.
+
+    Embedding is the slow step of indexing (tens of seconds for the knowledge base on 2 CPU
+    cores); re-running a notebook or re-chunking with a setting tried before reuses the vectors.
+    One ``.npz`` file per embedder under ``<cache>/embeddings/``.
+    """
+
+    def __init__(self, folder: str | Path | None = None) -> None:
+        from helpers.config import get_settings
+
+        self.folder = Path(folder) if folder else get_settings().cache_dir / "embeddings"
+        self._store: dict[str, dict[str, np.ndarray]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def _file(self, name: str) -> Path:
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+        return self.folder / f"{safe}.npz"
+
+    def _load(self, name: str) -> dict[str, np.ndarray]:
+        if name not in self._store:
+            store: dict[str, np.ndarray] = {}
+            path = self._file(name)
+            if path.exists():
+                with np.load(path) as data:
+                    keys, vectors = data["keys"], data["vectors"]
+                store = {str(k): v for k, v in zip(keys, vectors)}
+            self._store[name] = store
+        return self._store[name]
+
+    def embed(self, embedder: Any, texts: Sequence[str], **kwargs: Any) -> np.ndarray:
+        """Like :func:`embed`, computing only the texts not cached yet (then saving them)."""
+        name = embedder_name(embedder)
+        store = self._load(name)
+        keys = [checksum(t) for t in texts]
+        missing = sorted({k: t for k, t in zip(keys, texts) if k not in store}.items())
+        self.hits += len(keys) - len(missing)
+        self.misses += len(missing)
+        if missing:
+            vectors = embed(embedder, [t for _, t in missing], **kwargs)
+            store.update({k: v for (k, _), v in zip(missing, vectors)})
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = self._file(name).with_suffix(f".tmp{os.getpid()}.npz")
+            np.savez(tmp, keys=np.array(list(store)), vectors=np.stack(list(store.values())))
+            tmp.replace(self._file(name))
+        if not keys:
+            return embed(embedder, [])
+        return np.ascontiguousarray(np.stack([store[k] for k in keys]), dtype="float32")
+
+
+_DEFAULT_CACHE: EmbeddingCache | None = None
+
+
+def default_cache() -> EmbeddingCache:
+    """The process-wide :class:`EmbeddingCache` under ``<cache>/embeddings``."""
+    global _DEFAULT_CACHE
+    if _DEFAULT_CACHE is None:
+        _DEFAULT_CACHE = EmbeddingCache()
+    return _DEFAULT_CACHE
+
+
+def embed(embedder: Any, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False,
+          cache: EmbeddingCache | None = None) -> np.ndarray:
+    """L2-normalized float32 embeddings of ``texts``, shape ``(len(texts), dim)``.
+
+    With ``cache`` (an :class:`EmbeddingCache`) texts embedded before are read from disk.
+    """
+    if cache is not None:
+        return cache.embed(embedder, texts, batch_size=batch_size, progress=progress)
+    if not texts:
+        dim = embedder.get_sentence_embedding_dimension()
+        return np.zeros((0, dim), dtype="float32")
+    vectors = embedder.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
+                              convert_to_numpy=True, show_progress_bar=progress)
+    return np.ascontiguousarray(vectors, dtype="float32")
+
+
+# --------------------------------------------------------------------------- fusion
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = 60) -> list[tuple[int, float]]:
+    """Fuse ranked id lists: score(id) = sum over lists of 1 / (k + rank). Best first.
+
+    Ties are broken by the id's first appearance, so the result is deterministic.
+    """
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda kv: -kv[1])
+
+
+def unique_docs(hits: Sequence[Hit]) -> list[str]:
+    """Document ids of ``hits`` in order, each once (document-level ranking from chunk hits)."""
+    seen: dict[str, None] = {}
+    for hit in hits:
+        seen.setdefault(hit.doc_id, None)
+    return list(seen)
+
+
+# --------------------------------------------------------------------------- the retriever
+class Retriever:
+    """Chunks of documents, searchable by dense, BM25 or hybrid retrieval, optionally re-ranked.
+
+    Build it with :func:`build_retriever`; see the module docstring for the moving parts.
+
+    Attributes:
+        method: ``"dense"``, ``"bm25"`` or ``"hybrid"``.
+        chunking: the :class:`~helpers.chunking.ChunkingConfig` documents are split with.
+        reranker: a :class:`~helpers.rerank.Reranker` or ``None``.
+        candidates: how many first-stage candidates each method contributes (and the reranker sees).
+        rrf_k: the constant of reciprocal rank fusion.
+        cache: an :class:`EmbeddingCache` (``True``: the default one) for document chunks; queries
+            are never cached.
+        timings: seconds spent chunking, embedding and indexing (cumulative over ``add`` calls).
+    """
+
+    def __init__(self, method: Method = "dense", *, chunking: ChunkingConfig | None = None,
+                 embedder: Any = None, reranker: Reranker | None = None, candidates: int = 30,
+                 rrf_k: int = 60, cache: EmbeddingCache | bool | None = None) -> None:
+        if method not in METHODS:
+            raise ValueError(f"Unknown method {method!r}; choose one of {METHODS}.")
+        self.method = method
+        self.chunking = chunking or ChunkingConfig()
+        self.embedder = get_embedder(embedder) if method != "bm25" or embedder is not None else None
+        self.reranker = reranker
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+        self.cache = default_cache() if cache is True else (cache or None)
+        self.chunks: dict[int, Chunk] = {}
+        self.checksums: dict[str, str] = {}
+        self.titles: dict[str, str] = {}
+        self._next_id = 0
+        self._index = None
+        self._bm25 = None
+        self._bm25_ids: np.ndarray = np.zeros(0, dtype="int64")
+        self.timings = {"chunk": 0.0, "embed": 0.0, "index": 0.0}
+        if self.embedder is not None:
+            import faiss
+
+            self.dim = int(self.embedder.get_sentence_embedding_dimension())
+            self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+        else:
+            self.dim = 0
+
+    # ----------------------------------------------------------------- contents
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def __repr__(self) -> str:
+        rerank = type(self.reranker).__name__ if self.reranker else None
+        return (f"Retriever(method={self.method!r}, docs={len(self.checksums)}, chunks={len(self.chunks)}, "
+                f"chunking={self.chunking}, embedder={self.embedder_name!r}, rerank={rerank})")
+
+    @property
+    def embedder_name(self) -> str | None:
+        """Name of the embedder, or ``None`` for a BM25-only retriever."""
+        return embedder_name(self.embedder) if self.embedder is not None else None
+
+    @property
+    def doc_ids(self) -> list[str]:
+        """Ids of the indexed documents, sorted."""
+        return sorted(self.checksums)
+
+    def chunks_of(self, doc_id: str) -> list[Chunk]:
+        """The chunks of one document in order."""
+        return sorted((c for c in self.chunks.values() if c.doc_id == doc_id), key=lambda c: c.position)
+
+    def with_reranker(self, reranker: Reranker | None, depth: int | None = None) -> Retriever:
+        """A view of the same index (shared chunks and vectors) with another second stage.
+
+        ``depth`` sets how many first-stage candidates the re-ranker re-scores (default: unchanged).
+        Updates made through one view are seen by the other.
+        """
+        twin = Retriever.__new__(Retriever)
+        twin.__dict__.update(self.__dict__)
+        twin.reranker = reranker
+        if depth is not None:
+            twin.candidates = depth
+        return twin
+
+    # ----------------------------------------------------------------- updates
+    def add(self, docs: Any, *, progress: bool = False) -> dict[str, int]:
+        """Add documents; a document whose id is already indexed is replaced (its old chunks removed).
+
+        Only the given documents are chunked and embedded. Returns counts of what changed.
+        """
+        triples = _as_doc_triples(docs)
+        replaced = self.remove([t[0] for t in triples if t[0] in self.checksums], _rebuild_bm25=False)
+        t0 = time.perf_counter()
+        new_chunks = [c for doc_id, text, title in triples for c in chunk_text(text, doc_id, self.chunking, title)]
+        ids = np.arange(self._next_id, self._next_id + len(new_chunks), dtype="int64")
+        self._next_id += len(new_chunks)
+        t1 = time.perf_counter()
+        if self.embedder is not None and new_chunks:
+            vectors = embed(self.embedder, [c.text for c in new_chunks], progress=progress, cache=self.cache)
+            t2 = time.perf_counter()
+            self._index.add_with_ids(vectors, ids)
+        else:
+            t2 = time.perf_counter()
+        for i, c in zip(ids.tolist(), new_chunks):
+            self.chunks[i] = c
+        for doc_id, text, title in triples:
+            self.checksums[doc_id] = checksum(text)
+            self.titles[doc_id] = title
+        self._rebuild_bm25()
+        t3 = time.perf_counter()
+        for key, value in (("chunk", t1 - t0), ("embed", t2 - t1), ("index", t3 - t2)):
+            self.timings[key] += value
+        return {"docs": len(triples), "replaced_docs": replaced["docs"], "chunks_added": len(new_chunks),
+                "chunks_removed": replaced["chunks_removed"]}
+
+    def remove(self, doc_ids: Iterable[str], *, _rebuild_bm25: bool = True) -> dict[str, int]:
+        """Remove documents (and all their chunks) by id. Unknown ids raise ``KeyError``."""
+        doc_ids = list(doc_ids)
+        unknown = [d for d in doc_ids if d not in self.checksums]
+        if unknown:
+            raise KeyError(f"Not in the index: {unknown[:5]}")
+        drop = set(doc_ids)
+        ids = np.array([i for i, c in self.chunks.items() if c.doc_id in drop], dtype="int64")
+        if self._index is not None and len(ids):
+            self._index.remove_ids(ids)
+        for i in ids.tolist():
+            del self.chunks[i]
+        for d in doc_ids:
+            del self.checksums[d]
+            self.titles.pop(d, None)
+        if _rebuild_bm25:
+            self._rebuild_bm25()
+        return {"docs": len(doc_ids), "chunks_removed": int(len(ids))}
+
+    def _rebuild_bm25(self) -> None:
+        if self.method == "dense":
+            return
+        import bm25s
+
+        self._bm25_ids = np.array(sorted(self.chunks), dtype="int64")
+        if not len(self._bm25_ids):
+            self._bm25 = None
+            return
+        tokens = bm25s.tokenize([self.chunks[i].text for i in self._bm25_ids.tolist()], stopwords="en",
+                                show_progress=False)
+        self._bm25 = bm25s.BM25()
+        self._bm25.index(tokens, show_progress=False)
+
+    # ----------------------------------------------------------------- search
+    def _dense(self, queries: Sequence[str], n: int) -> list[list[int]]:
+        vectors = embed(self.embedder, queries)
+        _, ids = self._index.search(vectors, min(n, len(self.chunks)))
+        return [[int(i) for i in row if i >= 0] for row in ids]
+
+    def _lexical(self, queries: Sequence[str], n: int) -> list[list[int]]:
+        import bm25s
+
+        if self._bm25 is None:
+            return [[] for _ in queries]
+        tokens = bm25s.tokenize(list(queries), stopwords="en", show_progress=False)
+        docs, scores = self._bm25.retrieve(tokens, k=min(n, len(self._bm25_ids)), show_progress=False)
+        return [[int(self._bm25_ids[d]) for d, s in zip(row, srow) if s > 0] for row, srow in zip(docs, scores)]
+
+    def _first_stage(self, queries: Sequence[str], n: int) -> list[list[tuple[int, float]]]:
+        if self.method == "dense":
+            vectors = embed(self.embedder, queries)
+            scores, ids = self._index.search(vectors, min(n, len(self.chunks)))
+            return [[(int(i), float(s)) for i, s in zip(r, sr) if i >= 0] for r, sr in zip(ids, scores)]
+        if self.method == "bm25":
+            import bm25s
+
+            if self._bm25 is None:
+                return [[] for _ in queries]
+            tokens = bm25s.tokenize(list(queries), stopwords="en", show_progress=False)
+            docs, scores = self._bm25.retrieve(tokens, k=min(n, len(self._bm25_ids)), show_progress=False)
+            return [[(int(self._bm25_ids[d]), float(s)) for d, s in zip(r, sr) if s > 0]
+                    for r, sr in zip(docs, scores)]
+        depth = max(n, self.candidates)
+        fused = [reciprocal_rank_fusion([d, lx], self.rrf_k)
+                 for d, lx in zip(self._dense(queries, depth), self._lexical(queries, depth))]
+        return [f[:n] for f in fused]
+
+    def search_many(self, queries: Sequence[str], k: int = 5) -> list[list[Hit]]:
+        """Search many queries at once (queries are embedded in one batch). Best hit first."""
+        if not self.chunks or not queries:
+            return [[] for _ in queries]
+        depth = max(k, self.candidates) if self.reranker is not None else k
+        first = self._first_stage(list(queries), depth)
+        results = []
+        for query, ranked in zip(queries, first):
+            if self.reranker is not None and ranked:
+                head = ranked[: self.candidates]
+                scores = self.reranker.score(query, [self.chunks[i].text for i, _ in head])
+                reranked = sorted(zip([i for i, _ in head], scores), key=lambda x: -x[1])
+                ranked = [(i, float(s)) for i, s in reranked] + ranked[self.candidates:]
+            results.append([self._hit(i, s) for i, s in ranked[:k]])
+        return results
+
+    def search(self, query: str, k: int = 5) -> list[Hit]:
+        """The ``k`` best chunks for ``query``, best first."""
+        return self.search_many([query], k)[0]
+
+    def search_documents_many(self, queries: Sequence[str], k: int = 10, *, fetch: int = 5) -> list[list[str]]:
+        """Document-level rankings: search ``k * fetch`` chunks, keep each document's best chunk."""
+        return [unique_docs(hits)[:k] for hits in self.search_many(queries, k * fetch)]
+
+    def _hit(self, i: int, score: float) -> Hit:
+        c = self.chunks[i]
+        return Hit(doc_id=c.doc_id, chunk_id=c.chunk_id, text=c.text, score=score, position=c.position,
+                   section=c.section)
+
+    # ----------------------------------------------------------------- persistence
+    def metadata(self) -> dict[str, Any]:
+        """What a saved index records about how it was built."""
+        return {"format_version": FORMAT_VERSION, "method": self.method, "embedder": self.embedder_name,
+                "dim": self.dim, "chunking": self.chunking.to_dict(), "candidates": self.candidates,
+                "rrf_k": self.rrf_k, "documents": dict(sorted(self.checksums.items())),
+                "titles": self.titles, "n_chunks": len(self.chunks), "next_id": self._next_id}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the index to the folder ``path``: ``meta.json``, ``chunks.jsonl``, ``vectors.faiss``.
+
+        The re-ranker is not saved (pass it again to :func:`load`).
+        """
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "meta.json").write_text(json.dumps(self.metadata(), indent=2))
+        with (folder / "chunks.jsonl").open("w", encoding="utf-8") as fh:
+            for i in sorted(self.chunks):
+                fh.write(json.dumps({"id": i, **asdict(self.chunks[i])}) + "\n")
+        if self._index is not None:
+            import faiss
+
+            faiss.write_index(self._index, str(folder / "vectors.faiss"))
+        return folder
+
+    @classmethod
+    def load(cls, path: str | Path, *, embedder: Any = None, reranker: Reranker | None = None) -> Retriever:
+        """Load an index written by :meth:`save`.
+
+        Args:
+            path: the folder.
+            embedder: the embedder to use for queries (default: load the one named in the
+                metadata). It must be the embedder the index was built with.
+            reranker: optional re-ranker.
+
+        Raises:
+            IndexMismatchError: the embedder's name or dimension differs from the index's.
+        """
+        folder = Path(path)
+        meta = json.loads((folder / "meta.json").read_text())
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise IndexMismatchError(f"{folder}: index format {meta.get('format_version')} is not "
+                                     f"{FORMAT_VERSION}; rebuild the index.")
+        if meta["embedder"] is not None:
+            emb = get_embedder(embedder if embedder is not None else meta["embedder"])
+            name, dim = embedder_name(emb), int(emb.get_sentence_embedding_dimension())
+            if name != meta["embedder"] or dim != meta["dim"]:
+                raise IndexMismatchError(
+                    f"The index in {folder} was built with embedder {meta['embedder']!r} ({meta['dim']}-d), "
+                    f"but you passed {name!r} ({dim}-d). Query vectors from a different embedder are not "
+                    f"comparable: load with the original embedder, or rebuild the index with build_retriever().")
+        else:
+            emb = embedder
+        self = cls(meta["method"], chunking=ChunkingConfig(**meta["chunking"]), embedder=emb,
+                   reranker=reranker, candidates=meta["candidates"], rrf_k=meta["rrf_k"])
+        with (folder / "chunks.jsonl").open(encoding="utf-8") as fh:
+            for line in fh:
+                row = json.loads(line)
+                chunk_key = row.pop("id")
+                self.chunks[chunk_key] = Chunk(**row)
+        self.checksums = dict(meta["documents"])
+        self.titles = dict(meta.get("titles", {}))
+        self._next_id = meta["next_id"]
+        if self.embedder is not None:
+            import faiss
+
+            self._index = faiss.read_index(str(folder / "vectors.faiss"))
+        self._rebuild_bm25()
+        return self
+
+
+def load(path: str | Path, *, embedder: Any = None, reranker: Reranker | None = None) -> Retriever:
+    """Load a saved retriever (see :meth:`Retriever.load`)."""
+    return Retriever.load(path, embedder=embedder, reranker=reranker)
+
+
+def build_retriever(
+    docs: Any,
+    method: Method = "dense",
+    rerank: Any = None,
+    chunking: ChunkingConfig | str | None = None,
+    embedder: Any = None,
+    *,
+    candidates: int = 30,
+    cache: EmbeddingCache | bool | None = None,
+    progress: bool = False,
+) -> Retriever:
+    """Chunk, embed and index documents in one call.
+
+    Args:
+        docs: a mapping ``doc_id -> text`` (or ``-> Document``), or a list of
+            :class:`helpers.data.Document` / :class:`helpers.data.Passage` records or
+            ``(doc_id, text)`` pairs.
+        method: ``"dense"`` (embeddings, exact FAISS inner product), ``"bm25"`` or ``"hybrid"``
+            (reciprocal rank fusion of both).
+        rerank: ``None``; a re-ranker object; or a name understood by
+            :func:`helpers.rerank.get_reranker` (``"auto"``, ``"trained"``, ``"hub"``, a model id).
+        chunking: a :class:`~helpers.chunking.ChunkingConfig`, a strategy name, or ``None`` for
+            the default (heading-aware markdown chunks of up to 128 tokens).
+        embedder: a loaded SentenceTransformer or a model name (default: the configured one).
+        candidates: first-stage depth for fusion and re-ranking.
+        cache: reuse chunk embeddings computed before (``True``: an :class:`EmbeddingCache` under
+            ``<cache>/embeddings``); off by default.
+        progress: show the embedding progress bar.
+
+    Returns:
+        A :class:`Retriever` with ``search``, ``search_many``, ``add``, ``remove``, ``save``.
+    """
+    if isinstance(chunking, str):
+        chunking = ChunkingConfig(strategy=chunking)  # type: ignore[arg-type]
+    reranker = None
+    if rerank is not None:
+        from helpers.rerank import get_reranker
+
+        reranker = get_reranker(rerank)
+    retriever = Retriever(method, chunking=chunking, embedder=embedder, reranker=reranker, candidates=candidates,
+                          cache=cache)
+    retriever.add(docs, progress=progress)
+    return retriever
+
+
+def build_retriever_from_folder(folder: str | Path, method: Method = "hybrid", **kwargs: Any) -> Retriever:
+    """:func:`load_documents` + :func:`build_retriever`: a retriever over your own folder of files."""
+    return build_retriever(load_documents(folder), method=method, **kwargs)
+
+
+# --------------------------------------------------------------------------- evaluation
+def evaluate_retrievers(
+    retrievers: Mapping[str, Retriever],
+    queries: Sequence[str],
+    relevant: Sequence[Iterable[str]],
+    *,
+    k: int = 10,
+    ks: Sequence[int] = (1, 5, 10),
+) -> pd.DataFrame:
+    """Document-level recall@k, MRR@10 and nDCG@10 of each retriever (via ``retrieval_report``).
+
+    Chunk hits are deduplicated to documents, so a document counts once however many of its
+    chunks are retrieved. Adds a ``ms/query`` column (mean search latency of the batch).
+    """
+    from helpers.evaluation import retrieval_report
+
+    runs, latency = {}, {}
+    for name, retriever in retrievers.items():
+        t0 = time.perf_counter()
+        runs[name] = retriever.search_documents_many(queries, k)
+        latency[name] = 1000 * (time.perf_counter() - t0) / max(len(queries), 1)
+    table = retrieval_report(runs, list(relevant), ks=ks)
+    table["ms/query"] = [latency[n] for n in table.index]
+    return table
+
+
+# --------------------------------------------------------------------------- FAISS index types
+def make_faiss_index(kind: str, vectors: np.ndarray, *, hnsw_m: int = 32, ef_construction: int = 80,
+                     nlist: int | None = None, seed: int = 1234) -> Any:
+    """Build a FAISS inner-product index over normalized ``vectors``.
+
+    ``kind``: ``"flat"`` (exact), ``"hnsw"`` (graph, ``hnsw_m`` links per node) or ``"ivf"``
+    (k-means into ``nlist`` lists, default ``4 * sqrt(N)``). Search-time knobs are set with
+    :func:`set_search_param` (``efSearch`` for HNSW, ``nprobe`` for IVF).
+    """
+    import faiss
+
+    n, dim = vectors.shape
+    if kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+    elif kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = ef_construction
+    elif kind == "ivf":
+        nlist = nlist or max(1, min(int(4 * np.sqrt(n)), n // 39))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.cp.seed = seed
+        index.train(vectors)
+    else:
+        raise ValueError(f"Unknown index kind {kind!r}; use 'flat', 'hnsw' or 'ivf'.")
+    index.add(vectors)
+    return index
+
+
+def set_search_param(index: Any, value: int) -> None:
+    """``efSearch`` for an HNSW index, ``nprobe`` for an IVF index (no-op for flat)."""
+    if hasattr(index, "hnsw"):
+        index.hnsw.efSearch = value
+    elif hasattr(index, "nprobe"):
+        index.nprobe = value
+
+
+def compare_faiss_indexes(
+    vectors: np.ndarray,
+    queries: np.ndarray,
+    *,
+    k: int = 10,
+    hnsw_ef: Sequence[int] = (16, 32, 64, 128),
+    ivf_nprobe: Sequence[int] = (1, 4, 16, 64),
+    repeats: int = 3,
+) -> pd.DataFrame:
+    """Recall@k against exact search and search latency for flat, HNSW and IVF at several settings.
+
+    Latency is the best of ``repeats`` batch searches, divided by the number of queries.
+    Returns one row per (index, setting) with ``build_s``, ``ms/query`` and ``recall@k``.
+    """
+    import pandas as pd
+
+    def timed_search(index: Any) -> tuple[float, np.ndarray]:
+        best, ids = float("inf"), None
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            _, ids = index.search(queries, k)
+            best = min(best, time.perf_counter() - t0)
+        return 1000 * best / len(queries), ids
+
+    rows = []
+    t0 = time.perf_counter()
+    flat = make_faiss_index("flat", vectors)
+    build = time.perf_counter() - t0
+    ms, exact = timed_search(flat)
+    rows.append({"index": "flat (exact)", "param": "-", "build_s": build, "ms/query": ms, f"recall@{k}": 1.0})
+    for kind, settings, label in (("hnsw", hnsw_ef, "efSearch"), ("ivf", ivf_nprobe, "nprobe")):
+        t0 = time.perf_counter()
+        index = make_faiss_index(kind, vectors)
+        build = time.perf_counter() - t0
+        for value in settings:
+            set_search_param(index, value)
+            ms, ids = timed_search(index)
+            recall = np.mean([len(set(a) & set(b)) / k for a, b in zip(ids.tolist(), exact.tolist())])
+            rows.append({"index": kind, "param": f"{label}={value}", "build_s": build, "ms/query": ms,
+                         f"recall@{k}": float(recall)})
+    return pd.DataFrame(rows)
+
+
+def synthetic_vectors(n: int, dim: int = 384, *, clusters: int = 100, spread: float = 0.5,
+                      seed: int = 0) -> np.ndarray:
+    """``n`` normalized float32 vectors drawn around ``clusters`` random centres (embedding-like)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim)).astype("float32")
+    x = centres[rng.integers(0, clusters, n)] + spread * rng.standard_normal((n, dim)).astype("float32")
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return np.ascontiguousarray(x, dtype="float32")
