@@ -11,7 +11,7 @@ from helpers.prompts import injection_succeeded
 
 def check(name: str, measured: float, bar: float, *, higher_is_better: bool = True) -> bool:
     """Print whether ``measured`` meets ``bar`` and return the verdict."""
-    ok = measured >= bar if higher_is_better else measured <= bar
+    ok = bool(measured >= bar if higher_is_better else measured <= bar)
     relation = ">=" if higher_is_better else "<="
     mark = "PASS" if ok else "not yet"
     print(f"[{mark}] {name}: measured {measured:.0%}, the bar is {relation} {bar:.0%}")
