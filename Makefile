@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: help setup test lint unit notebooks run lab benchmark clean-cache
+.PHONY: help setup test lint unit notebooks run lab benchmark benchmark-retrieval clean-cache
 
 help:
 	@echo "make setup      install torch (CPU build without a GPU), the workbook and the offline models"
@@ -14,6 +14,7 @@ help:
 	@echo "make run        execute every notebook top to bottom into results/notebooks/ (INPLACE=1: update them)"
 	@echo "make lab        start JupyterLab in notebooks/"
 	@echo "make benchmark  tokens/s, unbatched vs batched generation"
+	@echo "make benchmark-retrieval  pipeline overhead and FAISS flat/HNSW/IVF latency vs N"
 
 setup:
 	$(PYTHON) scripts/setup_env.py
@@ -37,6 +38,9 @@ lab:
 
 benchmark:
 	$(PYTHON) benchmarks/generation_throughput.py
+
+benchmark-retrieval:
+	$(PYTHON) benchmarks/retrieval_benchmark.py
 
 clean-cache:
 	rm -rf .cache

@@ -247,6 +247,12 @@ def default_cache() -> EmbeddingCache:
     return _DEFAULT_CACHE
 
 
+def embedding_dim(embedder: Any) -> int:
+    """Output dimension of an embedder (sentence-transformers renamed the method in v6)."""
+    method = getattr(embedder, "get_embedding_dimension", None) or embedder.get_sentence_embedding_dimension
+    return int(method())
+
+
 def embed(embedder: Any, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False,
           cache: EmbeddingCache | None = None) -> np.ndarray:
     """L2-normalized float32 embeddings of ``texts``, shape ``(len(texts), dim)``.
@@ -256,7 +262,7 @@ def embed(embedder: Any, texts: Sequence[str], *, batch_size: int = 64, progress
     if cache is not None:
         return cache.embed(embedder, texts, batch_size=batch_size, progress=progress)
     if not texts:
-        dim = embedder.get_sentence_embedding_dimension()
+        dim = embedding_dim(embedder)
         return np.zeros((0, dim), dtype="float32")
     vectors = embedder.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
                               convert_to_numpy=True, show_progress_bar=progress)
@@ -324,7 +330,7 @@ class Retriever:
         if self.embedder is not None:
             import faiss
 
-            self.dim = int(self.embedder.get_sentence_embedding_dimension())
+            self.dim = embedding_dim(self.embedder)
             self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
         else:
             self.dim = 0
@@ -537,7 +543,7 @@ class Retriever:
                                      f"{FORMAT_VERSION}; rebuild the index.")
         if meta["embedder"] is not None:
             emb = get_embedder(embedder if embedder is not None else meta["embedder"])
-            name, dim = embedder_name(emb), int(emb.get_sentence_embedding_dimension())
+            name, dim = embedder_name(emb), embedding_dim(emb)
             if name != meta["embedder"] or dim != meta["dim"]:
                 raise IndexMismatchError(
                     f"The index in {folder} was built with embedder {meta['embedder']!r} ({meta['dim']}-d), "
