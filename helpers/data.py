@@ -224,6 +224,22 @@ def sample_questions(questions: Sequence[Question], n: int | None, seed: int | N
     return sorted(rng.sample(list(questions), n), key=lambda q: q.id)
 
 
+def stratified_subset(questions: Sequence[Question], per_type: int | None) -> list[Question]:
+    """The first ``per_type`` questions of each type, in file order (``None``: all questions).
+
+    A fixed, deterministic subset that keeps every question type represented when CPU time is short.
+    """
+    if per_type is None:
+        return list(questions)
+    taken: dict[str, int] = {}
+    out = []
+    for q in questions:
+        if taken.get(q.type, 0) < per_type:
+            taken[q.type] = taken.get(q.type, 0) + 1
+            out.append(q)
+    return out
+
+
 def markdown_sections(text: str) -> list[str]:
     """Split a markdown document before each ``## `` heading (the text before the first is kept too)."""
     return [s.strip() for s in re.split(r"\n(?=## )", text.strip()) if s.strip()]

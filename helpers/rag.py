@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from helpers.prompts import ABSTAIN, CITE, SHORT_ANSWER, closed_book_prompt, context_prompt
@@ -217,24 +217,3 @@ def citation_summary(table: pd.DataFrame) -> dict[str, Any]:
         "quotes": int(answerable["quotes"].sum()),
         "quotes_verified": int(answerable["quotes_verified"].sum()),
     }
-
-
-def check_to_dict(check: CitationCheck) -> dict[str, Any]:
-    """A :class:`CitationCheck` as a plain dict (for display)."""
-    return asdict(check)
-
-
-def stratified_subset(questions: Sequence[Question], per_type: int | None) -> list[Question]:
-    """The first ``per_type`` questions of each type, in file order (``None``: all questions).
-
-    A fixed, deterministic subset that keeps every question type represented when CPU time is short.
-    """
-    if per_type is None:
-        return list(questions)
-    taken: dict[str, int] = {}
-    out = []
-    for q in questions:
-        if taken.get(q.type, 0) < per_type:
-            taken[q.type] = taken.get(q.type, 0) + 1
-            out.append(q)
-    return out

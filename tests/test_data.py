@@ -144,3 +144,12 @@ def test_gold_section_contains_the_answer():
         assert len(section.split()) < len(KB[q.doc_ids[0]].text.split()) + 1
     with pytest.raises(ValueError, match="no supporting"):
         gold_section(next(q for q in QUESTIONS if not q.answerable), KB)
+
+
+def test_stratified_subset_keeps_every_type():
+    from helpers.data import stratified_subset
+
+    subset = stratified_subset(QUESTIONS, 2)
+    assert Counter(q.type for q in subset) == {t: 2 for t in QUESTION_TYPES}
+    assert [q.id for q in subset] == [q.id for q in QUESTIONS if q in subset]  # file order kept
+    assert stratified_subset(QUESTIONS, None) == QUESTIONS
