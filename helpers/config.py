@@ -47,6 +47,8 @@ class Profile:
     # cap on questions for expensive long-prompt experiments (None = all questions of a split)
     max_eval_questions: int | None = None
     train_steps: int = 60
+    train_batch_size: int = 1  # examples per LoRA training step
+    qlora: bool = False  # train on a 4-bit base (bitsandbytes, CUDA only)
     notes: str = ""
 
 
@@ -59,6 +61,7 @@ PROFILES: dict[str, Profile] = {
         max_new_tokens=48,
         max_eval_questions=24,
         train_steps=60,
+        train_batch_size=1,
         notes="Runs on 2 CPU cores in minutes, fully offline.",
     ),
     "gpu": Profile(
@@ -69,6 +72,8 @@ PROFILES: dict[str, Profile] = {
         max_new_tokens=96,
         max_eval_questions=None,
         train_steps=300,
+        train_batch_size=8,
+        qlora=True,
         notes="Needs a CUDA GPU and internet access to the Hugging Face Hub (e.g. Colab T4).",
     ),
 }

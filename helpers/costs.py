@@ -82,3 +82,21 @@ def cost_table(
             per_q = [compute_cost(s, price) for s in summary["seconds"]]
         table[f"{label} ({price.currency} per {per_questions:,} questions)"] = [v * per_questions for v in per_q]
     return pd.DataFrame(table, index=summary.index)
+
+
+def total_cost(volume: float, build_cost: float, per_question: float) -> float:
+    """One-off build cost (indexing, training) plus ``volume`` questions at ``per_question``."""
+    return build_cost + volume * per_question
+
+
+def break_even_volume(build_a: float, per_question_a: float, build_b: float, per_question_b: float) -> float | None:
+    """The number of questions at which system B (dearer to build, cheaper per question) becomes
+    cheaper in total than system A; ``None`` if it never does (B is not cheaper per question).
+
+    >>> break_even_volume(0.0, 0.002, 5.0, 0.001)  # 5 / (0.002 - 0.001)
+    5000.0
+    """
+    saving = per_question_a - per_question_b
+    if saving <= 0:
+        return None
+    return max(0.0, (build_b - build_a) / saving)

@@ -202,6 +202,27 @@ def _read_questions(path: Path) -> list[Question]:
     ]
 
 
+def load_fact_paraphrases(data_dir: str | Path | None = None) -> list[Question]:
+    """Train questions asked in other words (``kb_fact_paraphrases.jsonl``), as :class:`Question`
+    records with the source question's answer, aliases and documents and ``split="paraphrase"``.
+
+    Raises:
+        ValueError: a row names a source question that does not exist or is not a train question.
+    """
+    from dataclasses import replace
+
+    root = Path(data_dir) if data_dir else get_settings().data_dir
+    source = {q.id: q for q in load_kb_questions(data_dir=root)}
+    out = []
+    for n, row in enumerate(_read_jsonl(root / "kb_fact_paraphrases.jsonl"), start=1):
+        q = source.get(row.get("source_id", ""))
+        if q is None or q.split != "train":
+            raise ValueError(f"kb_fact_paraphrases.jsonl line {n}: source_id {row.get('source_id')!r} "
+                             "is not a train question of kb_questions.jsonl.")
+        out.append(replace(q, id=row["id"], question=row["question"], split="paraphrase"))
+    return out
+
+
 def load_python_faq(
     split: str | Iterable[str] | None = None, data_dir: str | Path | None = None
 ) -> tuple[list[Passage], list[FaqQuestion]]:

@@ -361,3 +361,42 @@ def save_results(table: pd.DataFrame, name: str, **metadata: Any) -> Path:
     table.to_csv(path, index=True)
     (folder / f"{name}.meta.json").write_text(json.dumps(run_metadata(**metadata), indent=2, default=str))
     return path
+
+
+RUN_KEY = ("profile", "llm", "embedder", "seed", "git_commit")
+
+
+def append_run(table: pd.DataFrame, name: str, **metadata: Any) -> Path:
+    """Add ``table`` to ``results/<name>.runs.csv``, one block of rows per run configuration.
+
+    Each row gets the run's metadata columns (``profile``, ``llm``, ``embedder``, ``seed``,
+    ``git_commit``, ``time`` and any ``metadata`` given). Rows from an earlier run with the same
+    configuration are replaced, so re-running a notebook never duplicates them; runs with other
+    models or settings are kept side by side for :func:`load_runs`.
+    """
+    meta = run_metadata(**metadata)
+    flat = {k: (json.dumps(v, default=str) if isinstance(v, dict | list) else v)
+            for k, v in meta.items() if k != "versions"}
+    flat["versions"] = json.dumps(meta["versions"])
+    rows = table.reset_index() if table.index.name else table.copy()
+    for key, value in flat.items():
+        rows[key] = value
+    folder = get_settings().results_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.runs.csv"
+    if path.exists():
+        old = pd.read_csv(path, dtype={"git_commit": str})
+        same = pd.Series(True, index=old.index)
+        for key in RUN_KEY:
+            same &= old[key].astype(str) == str(flat[key])
+        rows = pd.concat([old[~same], rows], ignore_index=True)
+    tmp = path.with_suffix(".tmp")
+    rows.to_csv(tmp, index=False)
+    tmp.replace(path)
+    return path
+
+
+def load_runs(name: str) -> pd.DataFrame:
+    """Every run stored by :func:`append_run` under ``name`` (empty if there is none yet)."""
+    path = get_settings().results_dir / f"{name}.runs.csv"
+    return pd.read_csv(path, dtype={"git_commit": str}) if path.exists() else pd.DataFrame()

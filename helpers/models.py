@@ -249,6 +249,7 @@ def load_llm(
     device: str | None = None,
     dtype: str | torch.dtype | None = None,
     cache_dir: str | Path | None = None,
+    quantize_4bit: bool = False,
 ) -> LLM:
     """Load a causal LM and its tokenizer, ready for batched generation.
 
@@ -258,6 +259,7 @@ def load_llm(
         device: ``"cuda"``, ``"mps"``, ``"cpu"``; default: the best available.
         dtype: ``"bf16"``/``"fp16"``/``"fp32"`` or a ``torch.dtype``; default: automatic.
         cache_dir: where converted packaged weights are cached (default ``<cache>/models``).
+        quantize_4bit: load the weights in 4-bit NF4 (bitsandbytes; CUDA only) for QLoRA.
 
     Returns:
         An :class:`LLM` whose tokenizer pads on the left (needed for batched generation).
@@ -284,12 +286,22 @@ def load_llm(
         folder, source, local_only = Path(name).expanduser(), "local", True
     else:
         folder, source, local_only = name, "hub", False
+    extra: dict[str, Any] = {}
+    if quantize_4bit:
+        if device != "cuda":
+            raise ValueError("4-bit loading (QLoRA) needs a CUDA GPU; on CPU load the model unquantized.")
+        from transformers import BitsAndBytesConfig
+
+        extra = {"quantization_config": BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch_dtype),
+            "device_map": {"": 0}}
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=local_only)
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch_dtype, local_files_only=local_only)
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch_dtype, local_files_only=local_only, **extra)
     except (OSError, ValueError) as err:
         raise _hub_error(name, "llm", err) from None
-    model.to(device)
+    if not quantize_4bit:  # a quantized model is placed by device_map and cannot be moved
+        model.to(device)
     model.eval()
     tokenizer.padding_side = "left"  # decoder-only models must be padded on the left to batch
     if tokenizer.pad_token is None:

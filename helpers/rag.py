@@ -12,10 +12,11 @@ citations / all citations; citation recall = supporting documents cited / suppor
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from helpers.prompts import ABSTAIN, CITE, SHORT_ANSWER, closed_book_prompt, context_prompt
 
@@ -29,6 +30,12 @@ if TYPE_CHECKING:
 
 #: The instruction of the RAG prompt: short answer, cite the source id, abstain if not in the text.
 RAG_INSTRUCTION = f"{SHORT_ANSWER} {CITE} {ABSTAIN}"
+
+#: The JSON answer format of notebook 04 (task A) and 05: answer plus the chunk ids used, or abstain.
+JSON_RAG_INSTRUCTION = ('Reply with JSON only: {"answer": "<short answer>", "sources": ["<id of each passage used>"]}. '
+                        'If the text does not contain the answer, reply: {"answer": "I don\'t know", "sources": []}')
+JSON_KEYS = ("answer", "sources")
+ABSTAIN_ANSWER = "I don't know"
 
 _BRACKET = re.compile(r"\[([^\[\]\n]{1,120})\]")
 _QUOTE = re.compile(r"[\"“]([^\"“”]{12,300})[\"”]")
@@ -45,6 +52,7 @@ class RagAnswer:
     hits: list[Hit]
     generation: Generation
     prompt: str = ""
+    style: Literal["text", "json"] = "text"
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,29 @@ def rag_prompt(question: str, hits: Sequence[Hit], *, instruction: str = RAG_INS
                delimit: bool = False) -> str:
     """The RAG prompt: the retrieved chunks, each labelled ``[doc-id]``, then question and instruction."""
     return context_prompt(question, rag_passages(hits), instruction=instruction, delimit=delimit)
+
+
+def json_rag_prompt(question: str, hits: Sequence[Hit], *, instruction: str = JSON_RAG_INSTRUCTION) -> str:
+    """The JSON-answer RAG prompt: chunks labelled by *chunk* id (``doc#n``), question, format."""
+    return context_prompt(question, [(h.chunk_id, h.text) for h in hits], instruction=instruction)
+
+
+def json_answer(answer: str, sources: Sequence[str] = ()) -> str:
+    """The target output of the JSON format: ``{"answer": ..., "sources": [...]}`` on one line."""
+    return json.dumps({"answer": answer, "sources": list(sources)}, ensure_ascii=False)
+
+
+def parse_json_answer(text: str) -> dict[str, Any] | None:
+    """The ``{"answer": str, "sources": [str, ...]}`` object in ``text``, or ``None`` if there is
+    none or its fields have the wrong types."""
+    from helpers.evaluation import parse_json_object
+
+    obj = parse_json_object(text, JSON_KEYS)
+    if obj is None or not isinstance(obj["answer"], str) or not isinstance(obj["sources"], list):
+        return None
+    if not all(isinstance(s, str) for s in obj["sources"]):
+        return None
+    return obj
 
 
 def parse_citations(text: str, hits: Sequence[Hit] = ()) -> list[str]:
@@ -108,6 +139,40 @@ def quoted_spans(text: str) -> list[str]:
 
 def _squash(text: str) -> str:
     return " ".join(re.sub(r"[*_`#]", "", text).lower().split())
+
+
+_FILLER = frozenset("is was are were be been will would can could may of to in on at for from and or so it its "
+                    "by with that this these those there you your i my we our they their he she his her "
+                    "answer text above".split())
+
+
+def attribute_answer(answer: str, hits: Sequence[Hit], *, question: str = "",
+                     min_coverage: float = 0.6) -> list[str]:
+    """Post-hoc attribution: the retrieved documents whose chunk contains the answer's words.
+
+    When a model cannot be trusted to cite (or was not asked to), the pipeline can still show
+    where an answer came from. The answer's informative words are its normalized tokens minus
+    filler words and minus the words of ``question`` (models often restate the question:
+    "The bank that lent us money was Nordavik Bank"). Every hit whose text holds at least
+    ``min_coverage`` of them is returned, best coverage first. An empty answer, an abstention or
+    an answer found in no chunk is attributed to nothing, which is itself a signal (the model did
+    not take its answer from the context).
+
+    >>> from helpers.retrieval import Hit
+    >>> attribute_answer("30 days", [Hit("a", "a#0", "Return within 30 days.", 1.0), Hit("b", "b#0", "No.", 0.5)])
+    ['a']
+    """
+    from helpers.evaluation import is_abstention, normalize
+
+    words = set(normalize(answer).split()) - _FILLER - set(normalize(question).split())
+    if not words or is_abstention(answer):
+        return []
+    coverage: dict[str, float] = {}
+    for h in hits:
+        share = len(words & set(normalize(h.text).split())) / len(words)
+        if share >= min_coverage:
+            coverage[h.doc_id] = max(share, coverage.get(h.doc_id, 0.0))
+    return sorted(coverage, key=lambda d: -coverage[d])
 
 
 def verify_citations(text: str, hits: Sequence[Hit], supporting: Sequence[str],
@@ -150,16 +215,37 @@ def answer_questions(
     max_new_tokens: int = 40,
     progress: bool = True,
     desc: str = "RAG answers",
+    style: Literal["text", "json"] = "text",
 ) -> list[RagAnswer]:
-    """Retrieve ``k`` chunks per question (one batched search), then generate all answers in batches."""
+    """Retrieve ``k`` chunks per question (one batched search), then generate all answers in batches.
+
+    ``style="text"``: :func:`rag_prompt` with ``instruction`` (``None``: just "answer briefly");
+    citations are ``[doc-id]`` brackets. ``style="json"``: :func:`json_rag_prompt` (``instruction``
+    is ignored unless it is changed from the default); the answer is the ``"answer"`` field (the
+    raw text when the output is not valid JSON, so accuracy is measured apart from format) and the
+    citations are the ``"sources"`` chunk ids.
+    """
     from helpers.generation import generate
 
     hits_all = retriever.search_many(list(questions), k=k)
-    prompts = [rag_prompt(q, hits, instruction=instruction) for q, hits in zip(questions, hits_all)]
+    if style == "json":
+        json_instruction = JSON_RAG_INSTRUCTION if instruction == RAG_INSTRUCTION else instruction
+        prompts = [json_rag_prompt(q, hits, instruction=json_instruction) for q, hits in zip(questions, hits_all)]
+    else:
+        prompts = [rag_prompt(q, hits, instruction=instruction) for q, hits in zip(questions, hits_all)]
     gens = generate(llm, prompts, max_new_tokens=max_new_tokens, progress=progress, desc=desc)
-    return [RagAnswer(question=q, text=g.text, answer=strip_citations(g.text),
-                      citations=parse_citations(g.text, hits), hits=hits, generation=g, prompt=p)
-            for q, hits, g, p in zip(questions, hits_all, gens, prompts)]
+    out = []
+    for q, hits, g, p in zip(questions, hits_all, gens, prompts):
+        if style == "json":
+            obj = parse_json_answer(g.text)
+            answer = obj["answer"] if obj is not None else g.text
+            cited = [s.split("#", 1)[0] for s in obj["sources"]] if obj is not None else []
+            citations = list(dict.fromkeys(cited))
+        else:
+            answer, citations = strip_citations(g.text), parse_citations(g.text, hits)
+        out.append(RagAnswer(question=q, text=g.text, answer=answer, citations=citations, hits=hits,
+                             generation=g, prompt=p, style=style))
+    return out
 
 
 def closed_book_answers(llm: LLM, questions: Sequence[str], *, instruction: str = f"{SHORT_ANSWER} {ABSTAIN}",
@@ -178,13 +264,18 @@ def score_rag(questions: Sequence[Question], answers: Sequence[RagAnswer], *,
 
     Extra columns: ``retrieved_support`` (a supporting document was retrieved), ``n_cited``,
     ``invented`` (cited ids not retrieved), ``cit_precision``, ``cit_recall``,
-    ``supporting_cited``, ``quotes``, ``quotes_verified``, ``cited``.
+    ``supporting_cited``, ``quotes``, ``quotes_verified``, ``cited``; and the post-hoc
+    attribution of :func:`attribute_answer`: ``attributed`` (ids) and ``attributed_support``
+    (an attributed document supports the question).
     """
     from helpers.evaluation import score_generations
 
+    is_json = bool(answers) and all(a.style == "json" for a in answers)
     table = score_generations(questions, [a.generation for a in answers], answers=[a.answer for a in answers],
-                              updated=updated, system=system)
-    checks = [verify_citations(a.text, a.hits, q.doc_ids, documents) for q, a in zip(questions, answers)]
+                              updated=updated, system=system, required_keys=JSON_KEYS if is_json else None)
+    if is_json:
+        table["json_valid"] = [parse_json_answer(a.text) is not None for a in answers]
+    checks = [verify_citations(_citation_text(a), a.hits, q.doc_ids, documents) for q, a in zip(questions, answers)]
     table["retrieved_support"] = [bool(set(q.doc_ids) & {h.doc_id for h in a.hits})
                                   for q, a in zip(questions, answers)]
     table["n_cited"] = [len(c.cited) for c in checks]
@@ -195,7 +286,17 @@ def score_rag(questions: Sequence[Question], answers: Sequence[RagAnswer], *,
     table["quotes"] = [c.quotes for c in checks]
     table["quotes_verified"] = [c.quotes_verified for c in checks]
     table["cited"] = [", ".join(c.cited) for c in checks]
+    attributed = [attribute_answer(a.answer, a.hits, question=a.question) for a in answers]
+    table["attributed"] = [", ".join(ids) for ids in attributed]
+    table["attributed_support"] = [bool(set(ids) & set(q.doc_ids)) for q, ids in zip(questions, attributed)]
     return table
+
+
+def _citation_text(answer: RagAnswer) -> str:
+    """What :func:`verify_citations` should parse: the raw text, or the JSON sources as brackets."""
+    if answer.style != "json":
+        return answer.text
+    return " ".join(f"[{c}]" for c in answer.citations) + " " + answer.answer
 
 
 def citation_summary(table: pd.DataFrame) -> dict[str, Any]:

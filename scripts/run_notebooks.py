@@ -53,7 +53,22 @@ def main() -> int:
     where = "in place (notebooks/)" if out_dir is None else str(out_dir.relative_to(ROOT))
     print(f"\nAll {len(paths)} notebooks ran in {total:.0f} s. Executed notebooks: {where}; "
           f"result tables: {(ROOT / 'results').relative_to(ROOT)}/")
+    print_comparison(paths)
     return 0
+
+
+def print_comparison(paths: list[Path]) -> None:
+    """End with the head-to-head table of notebook 05, when it was part of the run."""
+    table = ROOT / "results" / "05_head_to_head.csv"
+    if not any(p.name.startswith("05_") for p in paths) or not table.exists():
+        return
+    import pandas as pd
+
+    columns = ["accuracy", "JSON valid", "cites", "sources ok", "traceable", "abstention_ok", "prompt_tokens",
+               "latency_p50", "build_seconds"]
+    frame = pd.read_csv(table, index_col=0)
+    print("\nHead to head on the knowledge-base test split (notebook 05):")
+    print(frame[[c for c in columns if c in frame]].round(3).to_string())
 
 
 if __name__ == "__main__":

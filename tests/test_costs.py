@@ -28,3 +28,13 @@ def test_cost_table_scales_with_volume_and_tokens():
     assert table.loc["with context", cpu] == pytest.approx(2.0 / 3600 * 3.6 * 1000)
     with pytest.raises(ValueError, match="seconds"):
         cost_table(summary.drop(columns="seconds"), {"x": TokenPrices(1, 1)})
+
+
+def test_break_even_volume():
+    from helpers.costs import break_even_volume, total_cost
+
+    volume = break_even_volume(0.0, 0.002, 5.0, 0.001)
+    assert volume == pytest.approx(5000.0)
+    assert total_cost(volume, 0.0, 0.002) == pytest.approx(total_cost(volume, 5.0, 0.001))
+    assert break_even_volume(0.0, 0.001, 5.0, 0.002) is None  # never pays back
+    assert break_even_volume(1.0, 0.002, 0.0, 0.001) == 0.0  # cheaper to build and to run

@@ -153,3 +153,14 @@ def test_stratified_subset_keeps_every_type():
     assert Counter(q.type for q in subset) == {t: 2 for t in QUESTION_TYPES}
     assert [q.id for q in subset] == [q.id for q in QUESTIONS if q in subset]  # file order kept
     assert stratified_subset(QUESTIONS, None) == QUESTIONS
+
+
+def test_fact_paraphrases_reword_answerable_train_questions():
+    from helpers.data import load_fact_paraphrases
+
+    paraphrases = load_fact_paraphrases()
+    source = {q.id: q for q in load_kb_questions("train")}
+    assert len(paraphrases) == 20 and len({p.id for p in paraphrases}) == 20
+    for p in paraphrases:
+        original = next(q for q in source.values() if q.answer == p.answer and q.doc_ids == p.doc_ids)
+        assert p.answerable and p.split == "paraphrase" and p.question != original.question

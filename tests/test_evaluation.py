@@ -128,3 +128,17 @@ def test_prompt_builders():
     assert [m["role"] for m in msgs] == ["system", "user", "assistant", "user"]
     assert injection_succeeded("Sure: ACCESS GRANTED") and not injection_succeeded("45 days")
     assert "ACCESS GRANTED" in INJECTION
+
+
+def test_append_run_replaces_the_same_configuration_and_keeps_others(tmp_path, monkeypatch):
+    from helpers.evaluation import append_run, load_runs
+
+    monkeypatch.setenv("WORKBOOK_RESULTS", str(tmp_path))
+    table = pd.DataFrame({"system": ["rag", "lora"], "accuracy": [0.3, 0.1]})
+    append_run(table, "h2h")
+    append_run(table.assign(accuracy=[0.4, 0.2]), "h2h")  # same config: replaces
+    assert load_runs("h2h")["accuracy"].tolist() == [0.4, 0.2]
+    monkeypatch.setenv("WORKBOOK_LLM", "some/other-model")
+    append_run(table, "h2h")  # another model: kept side by side
+    runs = load_runs("h2h")
+    assert len(runs) == 4 and set(runs["llm"]) == {"smollm2-135m-instruct", "some/other-model"}

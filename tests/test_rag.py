@@ -6,6 +6,7 @@ import pytest
 
 from helpers.rag import (
     RAG_INSTRUCTION,
+    attribute_answer,
     citation_summary,
     parse_citations,
     quoted_spans,
@@ -81,3 +82,22 @@ def test_rag_end_to_end_retrieves_the_source_and_prompts_with_it(llm, embedder):
     assert answer.hits[0].doc_id == "policy-returns"
     assert "[policy-returns]" in answer.prompt and "30 days" in answer.prompt
     assert answer.text and answer.generation.completion_tokens <= 40
+
+
+@pytest.mark.parametrize("answer, expected", [
+    ("within 30 days", ["policy-returns"]),
+    ("Open an RMA in the portal", ["procedure-rma"]),
+    ("I don't know.", []),
+    ("", []),
+    ("90 days of warranty", []),
+])
+def test_attribute_answer_finds_the_chunk_that_holds_the_answer(answer, expected):
+    assert attribute_answer(answer, HITS) == expected
+
+
+def test_attribution_ignores_words_restated_from_the_question():
+    hits = [Hit("history-funding-rounds", "history-funding-rounds#3", "In 2024 Nordavik Bank granted a loan.", 1.0),
+            Hit("policy-travel", "policy-travel#1", "Book trips with the agency.", 0.5)]
+    answer = "The bank that lent Veltrona money in 2024 was Nordavik Bank."
+    assert attribute_answer(answer, hits, question="Which bank lent Veltrona money in 2024?") == ["history-funding-rounds"]
+    assert attribute_answer(answer, hits) == []  # without the question, its restated words dilute the match

@@ -1,0 +1,542 @@
+"""LoRA fine-tuning with transformers + peft: training examples, loss masking, training, adapters.
+
+The pieces, in the order notebook 04 uses them:
+
+* :func:`task_a_examples` / :func:`task_b_examples` build chat examples (prompt messages plus
+  the assistant's target) from the knowledge base's train/dev questions; never from ``test``.
+* :func:`tokenize_example` renders an example with the model's chat template and masks the loss
+  to the assistant's tokens (labels ``-100`` everywhere else).
+* :func:`lora_config` / :func:`add_lora` wrap a model with low-rank adapters and report the
+  trainable-parameter count.
+* :func:`train_lora` runs ``transformers.Trainer`` (progress bar, loss log, wall time, peak
+  memory) and saves the adapter; :func:`load_adapter` puts a saved adapter on a fresh base and
+  :func:`merge_adapter` folds it into the weights; :func:`load_or_train_adapter` caches adapters
+  under ``<cache>/adapters/`` keyed by everything that determines them, so notebook 05 reuses
+  notebook 04's adapter or retrains it when missing.
+
+On CUDA the base is trained in bf16 (fp16 where bf16 is unsupported) and, when ``qlora=True`` and
+``bitsandbytes`` is installed, loaded in 4 bits (QLoRA); on CPU everything stays fp32.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import resource
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from helpers.config import get_settings
+from helpers.generation import Message, to_messages
+
+if TYPE_CHECKING:
+    from helpers.data import Question
+    from helpers.models import LLM
+    from helpers.retrieval import Hit, Retriever
+
+#: Task B's instruction: a closed-book question with a short answer.
+FACT_INSTRUCTION = "Answer with a few words only."
+
+
+class AdapterError(RuntimeError):
+    """A saved adapter is missing, incomplete or does not fit the base model."""
+
+
+@dataclass
+class SFTExample:
+    """One supervised example: the prompt as chat messages and the assistant's target text."""
+
+    messages: list[Message]
+    target: str
+    kind: str = ""  # e.g. "answer", "abstain (no support retrieved)", "fact"
+    question_id: str = ""
+
+
+# --------------------------------------------------------------------------- examples
+def _support_chunks(question: Question, retriever: Retriever) -> list[Hit]:
+    """Chunks of the question's supporting documents that contain the gold answer."""
+    from helpers.evaluation import contains_match
+    from helpers.retrieval import Hit
+
+    found = []
+    for doc_id in question.doc_ids:
+        for chunk in retriever.chunks_of(doc_id):
+            if contains_match(chunk.text, question.gold()):
+                found.append(Hit(chunk.doc_id, chunk.chunk_id, chunk.text, 0.0))
+    return found
+
+
+def task_a_examples(
+    questions: Sequence[Question],
+    retriever: Retriever,
+    *,
+    k: int = 3,
+    abstain_share: float = 0.25,
+    seed: int | None = None,
+) -> list[SFTExample]:
+    """JSON answer-with-sources examples on retrieved context (task A of notebook 04).
+
+    For each answerable question the context is its top-``k`` retrieved chunks; when none of them
+    holds the answer, the best chunk that does replaces the last hit (so every "answer" example is
+    answerable from its context). The target is ``{"answer": <gold>, "sources": [<chunk ids that
+    hold the answer>]}``. A share ``abstain_share`` of the answerable questions also yields an
+    *abstain* example whose context has every chunk of the supporting documents removed, and
+    unanswerable questions yield abstain examples on their retrieved context; their target is
+    ``{"answer": "I don't know", "sources": []}``.
+
+    Args:
+        questions: training questions (use the ``train``/``dev`` splits; never ``test``).
+        retriever: the retriever whose chunks and ids the model will see at question time.
+        k: chunks per prompt, as at inference.
+        abstain_share: fraction of answerable questions that also get an abstain example.
+        seed: for choosing those questions (default: the configured seed).
+    """
+    from helpers.evaluation import contains_match
+    from helpers.rag import ABSTAIN_ANSWER, json_answer, json_rag_prompt
+
+    if any(q.split == "test" for q in questions):
+        raise ValueError("Training examples must not use test questions (notebook 05 evaluates on them).")
+    rng = random.Random(get_settings().seed if seed is None else seed)
+    examples: list[SFTExample] = []
+    for q in questions:
+        hits = retriever.search(q.question, k=k + 8)
+        if not q.answerable:
+            examples.append(SFTExample(to_messages(json_rag_prompt(q.question, hits[:k])),
+                                       json_answer(ABSTAIN_ANSWER), "abstain (unanswerable)", q.id))
+            continue
+        context = hits[:k]
+        holding = [h for h in context if h.doc_id in q.doc_ids and contains_match(h.text, q.gold())]
+        if not holding:
+            support = _support_chunks(q, retriever)
+            if not support:
+                continue  # the answer is spread over several chunks: no clean target
+            context = [*context[:k - 1], support[0]]
+            holding = [support[0]]
+        examples.append(SFTExample(to_messages(json_rag_prompt(q.question, context)),
+                                   json_answer(q.answer, [h.chunk_id for h in holding]), "answer", q.id))
+        if rng.random() < abstain_share:
+            unsupported = [h for h in hits if h.doc_id not in q.doc_ids][:k]
+            examples.append(SFTExample(to_messages(json_rag_prompt(q.question, unsupported)),
+                                       json_answer(ABSTAIN_ANSWER), "abstain (no support retrieved)", q.id))
+    rng.shuffle(examples)
+    return examples
+
+
+def task_b_examples(questions: Sequence[Question], *, updated: bool = False,
+                    instruction: str = FACT_INSTRUCTION) -> list[SFTExample]:
+    """Closed-book fact examples (task B): the question alone, the gold answer as target.
+
+    ``updated=True`` trains the post-update answers (what retraining after a change means).
+    Unanswerable questions are skipped: there is no fact to learn.
+    """
+    from helpers.prompts import closed_book_prompt
+
+    if any(q.split == "test" for q in questions):
+        raise ValueError("Training examples must not use test questions (notebook 05 evaluates on them).")
+    return [SFTExample(to_messages(closed_book_prompt(q.question, instruction=instruction)),
+                       q.gold(updated)[0], "fact", q.id)
+            for q in questions if q.answerable]
+
+
+# --------------------------------------------------------------------------- tokenization
+def render_example(tokenizer: Any, example: SFTExample) -> tuple[str, str]:
+    """``(prompt_text, completion_text)``: the chat template applied to the prompt (with the
+    assistant header) and the assistant's target including the template's end-of-turn tokens."""
+    prompt = tokenizer.apply_chat_template(example.messages, tokenize=False, add_generation_prompt=True)
+    full = tokenizer.apply_chat_template([*example.messages, {"role": "assistant", "content": example.target}],
+                                         tokenize=False)
+    if not full.startswith(prompt):  # templates that rewrite earlier turns: fall back to the bare end token
+        return prompt, example.target + (tokenizer.eos_token or "")
+    return prompt, full[len(prompt):]
+
+
+def tokenize_example(tokenizer: Any, example: SFTExample, max_length: int = 1024) -> dict[str, list[int]] | None:
+    """Token ids with the loss masked to the assistant's answer (labels ``-100`` on the prompt).
+
+    Returns ``None`` when the example does not fit in ``max_length`` tokens: cutting it would
+    either drop the answer (nothing to learn) or part of the context the answer comes from.
+    """
+    prompt, completion = render_example(tokenizer, example)
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
+    ids = prompt_ids + completion_ids
+    if len(ids) > max_length:
+        return None
+    return {"input_ids": ids, "attention_mask": [1] * len(ids),
+            "labels": [-100] * len(prompt_ids) + completion_ids}
+
+
+# --------------------------------------------------------------------------- LoRA
+@dataclass
+class LoraSettings:
+    """What is trained and how. ``steps``/``batch_size`` default to the profile's settings."""
+
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    target_modules: tuple[str, ...] = ("q_proj", "v_proj")
+    learning_rate: float = 1e-3
+    steps: int | None = None
+    batch_size: int | None = None
+    max_length: int = 1024
+    warmup_steps: int = 5
+    seed: int | None = None
+    qlora: bool | None = None  # 4-bit base (bitsandbytes), only on CUDA; default: the profile's
+
+    def resolved(self) -> LoraSettings:
+        """A copy with every ``None`` replaced by the profile's value."""
+        settings = get_settings()
+        profile = settings.profile
+        return LoraSettings(**{**asdict(self), "steps": self.steps or profile.train_steps,
+                               "batch_size": self.batch_size or profile.train_batch_size,
+                               "qlora": profile.qlora if self.qlora is None else self.qlora,
+                               "seed": settings.seed if self.seed is None else self.seed,
+                               "target_modules": tuple(self.target_modules)})
+
+
+#: Every linear layer of a Llama/Qwen-style block (attention and MLP).
+ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+#: Task A (JSON + sources): the classic minimal target set is enough to learn a format. Steps and
+#: batch size come from the profile (cpu: 60 steps of 1 example, ~2 minutes on 2 cores).
+TASK_A_LORA = LoraSettings(r=8, alpha=16, dropout=0.05, target_modules=("q_proj", "v_proj"), learning_rate=2e-3)
+#: Share of answerable task-A questions that also get an abstain example (more made the model over-abstain).
+TASK_A_ABSTAIN_SHARE = 0.1
+#: Task B (facts closed-book): memorizing needs more capacity; short examples, so batches of 4.
+TASK_B_LORA = LoraSettings(r=16, alpha=32, dropout=0.0, target_modules=ALL_LINEAR, learning_rate=2e-3, batch_size=4)
+
+
+def task_b_facts() -> list[Question]:
+    """The facts task B trains: every answerable train question plus the dev questions whose answer
+    changes with the knowledge update (so the update experiment has trained facts to change)."""
+    from helpers.data import load_kb_questions
+
+    dev_changing = [q for q in load_kb_questions("dev") if q.changes_on_update]
+    return [q for q in load_kb_questions("train") if q.answerable] + dev_changing
+
+
+def lora_config(lora: LoraSettings | None = None) -> Any:
+    """A peft ``LoraConfig`` for causal-LM training from :class:`LoraSettings`."""
+    from peft import LoraConfig, TaskType
+
+    lora = lora or LoraSettings()
+    return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                      target_modules=list(lora.target_modules), bias="none", task_type=TaskType.CAUSAL_LM)
+
+
+def count_parameters(model: Any) -> tuple[int, int]:
+    """``(trainable, total)`` parameter counts."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return trainable, total
+
+
+def count_lora_parameters(model: Any, lora: LoraSettings | None = None) -> dict[str, float]:
+    """What a LoRA config would train, computed from the layer shapes without changing the model.
+
+    Each targeted ``Linear(in, out)`` gets ``A`` (r × in) and ``B`` (out × r): ``r * (in + out)``
+    trainable parameters instead of the ``in * out`` a full fine-tune would update.
+    """
+    import torch
+
+    lora = lora or LoraSettings()
+    layers = [m for n, m in model.named_modules()
+              if n.rsplit(".", 1)[-1] in lora.target_modules and isinstance(m, torch.nn.Linear)]
+    lora_params = sum(lora.r * (m.in_features + m.out_features) for m in layers)
+    covered = sum(m.in_features * m.out_features for m in layers)
+    total = sum(p.numel() for p in model.parameters())
+    return {"layers": len(layers), "lora_parameters": lora_params, "share_of_model": lora_params / total,
+            "full_parameters_of_those_layers": covered, "total_parameters": total}
+
+
+def add_lora(llm: LLM, lora: LoraSettings | None = None) -> LLM:
+    """Wrap ``llm``'s model with fresh LoRA adapters (in place) and return it.
+
+    Raises:
+        ValueError: a target module name matches no layer of this model.
+    """
+    from peft import get_peft_model
+
+    lora = (lora or LoraSettings()).resolved()
+    names = {n.rsplit(".", 1)[-1] for n, _ in llm.model.named_modules()}
+    missing = [m for m in lora.target_modules if m not in names]
+    if missing:
+        linear = sorted(n for n in names if n.endswith("_proj") or n in {"c_attn", "c_proj", "query", "value"})
+        raise ValueError(f"target_modules {missing} are not layers of {llm.name}; its projection layers are {linear}.")
+    if lora.qlora and llm.device == "cuda":
+        from peft import prepare_model_for_kbit_training
+
+        llm.model = prepare_model_for_kbit_training(llm.model)
+    llm.model = get_peft_model(llm.model, lora_config(lora))
+    return llm
+
+
+def load_base_for_training(name: str | None = None, lora: LoraSettings | None = None) -> LLM:
+    """Load the base model for training: 4-bit (QLoRA) when asked for, on CUDA, with bitsandbytes."""
+    import importlib.util
+
+    from helpers.models import load_llm, resolve_device
+
+    lora = (lora or LoraSettings()).resolved()
+    if lora.qlora and resolve_device(None) == "cuda":
+        if importlib.util.find_spec("bitsandbytes") is None:
+            raise ImportError("QLoRA needs bitsandbytes: pip install bitsandbytes (CUDA only), or set qlora=False.")
+        return load_llm(name, quantize_4bit=True)
+    return load_llm(name)
+
+
+@dataclass
+class TrainingRun:
+    """What :func:`train_lora` did: where the adapter is and what it cost."""
+
+    adapter_dir: Path
+    base_model: str
+    steps: int
+    examples: int
+    skipped_too_long: int
+    mean_tokens: float
+    seconds: float
+    losses: list[tuple[int, float]]
+    trainable_parameters: int
+    total_parameters: int
+    peak_rss_gb: float
+    peak_gpu_gb: float | None
+    device: str
+    lora: dict[str, Any] = field(default_factory=dict)
+    loaded_from_cache: bool = False
+
+    @property
+    def trainable_share(self) -> float:
+        return self.trainable_parameters / self.total_parameters
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["adapter_dir"] = str(self.adapter_dir)
+        return out
+
+
+class _ListDataset:
+    """A minimal map-style dataset over tokenized examples (what ``Trainer`` needs)."""
+
+    def __init__(self, rows: list[dict[str, list[int]]]) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict[str, list[int]]:
+        return self.rows[i]
+
+
+def peak_rss_gb() -> float:
+    """Peak resident memory of this process so far, in GB (Linux/macOS)."""
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 ** 3 if sys.platform == "darwin" else 1024 ** 2)
+
+
+def train_lora(
+    llm: LLM,
+    examples: Sequence[SFTExample],
+    output_dir: str | Path,
+    *,
+    lora: LoraSettings | None = None,
+    progress: bool = True,
+) -> TrainingRun:
+    """Add LoRA adapters to ``llm`` (in place), train them on ``examples`` and save the adapter.
+
+    Uses ``transformers.Trainer`` with a padding collator that pads labels with ``-100`` (so
+    padding never counts in the loss), a linear schedule with warm-up, seeded data order, a tqdm
+    progress bar, and a loss log every few steps. bf16/fp16 mixed precision on CUDA, fp32 on CPU.
+    After training the model is left in eval mode, ready for :func:`helpers.generation.generate`.
+
+    Args:
+        llm: the base model (from :func:`helpers.models.load_llm`); it is modified in place.
+        examples: training examples from :func:`task_a_examples` / :func:`task_b_examples`.
+        output_dir: where the adapter (``adapter_model.safetensors``, ``adapter_config.json``) and
+            ``training.json`` (this run's record) are written.
+        lora: rank, alpha, dropout, target modules, learning rate, steps, batch size.
+        progress: show the progress bar.
+    """
+    import torch
+    from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
+    from transformers.utils import logging as hf_logging
+
+    lora = (lora or LoraSettings()).resolved()
+    if not examples:
+        raise ValueError("No training examples.")
+    rows = [tokenize_example(llm.tokenizer, ex, lora.max_length) for ex in examples]
+    kept = [r for r in rows if r is not None]
+    if not kept:
+        raise ValueError(f"Every example is longer than max_length={lora.max_length} tokens.")
+    output_dir = Path(output_dir)
+    torch.manual_seed(lora.seed)
+    add_lora(llm, lora)
+    trainable, total = count_parameters(llm.model)
+    cuda = llm.device == "cuda"
+    bf16 = cuda and torch.cuda.is_bf16_supported()
+    tokenizer = llm.tokenizer
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    args = TrainingArguments(
+        output_dir=str(output_dir / "trainer"),
+        max_steps=lora.steps,
+        per_device_train_batch_size=lora.batch_size,
+        learning_rate=lora.learning_rate,
+        lr_scheduler_type="linear",
+        warmup_steps=min(lora.warmup_steps, lora.steps // 2),
+        logging_steps=max(1, lora.steps // 20),
+        save_strategy="no",
+        report_to=[],
+        seed=lora.seed,
+        data_seed=lora.seed,
+        bf16=bf16,
+        fp16=cuda and not bf16,
+        use_cpu=llm.device == "cpu",
+        disable_tqdm=not progress,
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
+    )
+    collator = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100, pad_to_multiple_of=8)
+    padding_side = tokenizer.padding_side
+    tokenizer.padding_side = "right"  # training pads on the right; generation pads on the left
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    try:
+        trainer = Trainer(model=llm.model, args=args, train_dataset=_ListDataset(kept), data_collator=collator)
+        start = time.perf_counter()
+        trainer.train()
+        seconds = time.perf_counter() - start
+    finally:
+        tokenizer.padding_side = padding_side
+        hf_logging.set_verbosity(verbosity)
+    llm.model.eval()
+    losses = [(int(e["step"]), float(e["loss"])) for e in trainer.state.log_history if "loss" in e]
+    run = TrainingRun(
+        adapter_dir=output_dir, base_model=llm.name, steps=lora.steps, examples=len(kept),
+        skipped_too_long=len(rows) - len(kept), mean_tokens=sum(len(r["input_ids"]) for r in kept) / len(kept),
+        seconds=seconds, losses=losses, trainable_parameters=trainable, total_parameters=total,
+        peak_rss_gb=peak_rss_gb(), peak_gpu_gb=torch.cuda.max_memory_allocated() / 1024 ** 3 if cuda else None,
+        device=llm.device, lora={k: v for k, v in asdict(lora).items()},
+    )
+    save_adapter(llm, run)
+    return run
+
+
+def save_adapter(llm: LLM, run: TrainingRun) -> Path:
+    """Write the adapter and ``training.json`` atomically: a half-written adapter never replaces
+    a good one (the files go to a temporary folder that is renamed into place)."""
+    final = Path(run.adapter_dir)
+    tmp = final.with_name(final.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    llm.model.save_pretrained(str(tmp))
+    (tmp / "training.json").write_text(json.dumps(run.to_dict(), indent=2, default=str))
+    shutil.rmtree(final / "trainer", ignore_errors=True)
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.rename(final)
+    return final
+
+
+def adapter_size_mb(path: str | Path) -> float:
+    """Size of the adapter weights on disk, in MB."""
+    return sum(f.stat().st_size for f in Path(path).glob("adapter_model.*")) / 1e6
+
+
+def read_training_run(adapter_dir: str | Path) -> TrainingRun:
+    """The :class:`TrainingRun` saved next to an adapter.
+
+    Raises:
+        AdapterError: the folder is not a complete saved adapter.
+    """
+    folder = Path(adapter_dir)
+    needed = [folder / "adapter_config.json", folder / "training.json"]
+    if not all(p.is_file() for p in needed) or not list(folder.glob("adapter_model.*")):
+        raise AdapterError(f"{folder} is not a complete saved adapter (expected adapter_config.json, "
+                           "adapter_model.safetensors and training.json); retrain it with train_lora().")
+    try:
+        data = json.loads((folder / "training.json").read_text())
+        data["adapter_dir"] = folder
+        data["losses"] = [tuple(x) for x in data["losses"]]
+        return TrainingRun(**data)
+    except (json.JSONDecodeError, TypeError, KeyError) as err:
+        raise AdapterError(f"{folder / 'training.json'} is unreadable ({err}); retrain the adapter.") from None
+
+
+def load_adapter(adapter_dir: str | Path, base: LLM | None = None) -> LLM:
+    """A base model with the saved adapter on top, ready to generate.
+
+    Args:
+        adapter_dir: a folder written by :func:`train_lora`.
+        base: a freshly loaded base model to put the adapter on (default: load the one the
+            adapter was trained on). It must not already carry adapters.
+
+    Raises:
+        AdapterError: the adapter is incomplete, or was trained on another base model.
+    """
+    from peft import PeftModel
+
+    from helpers.models import load_llm
+
+    run = read_training_run(adapter_dir)
+    base = base or load_llm(run.base_model)
+    if base.name != run.base_model:
+        raise AdapterError(f"The adapter in {adapter_dir} was trained on {run.base_model!r}, not {base.name!r}.")
+    try:
+        base.model = PeftModel.from_pretrained(base.model, str(adapter_dir))
+    except (OSError, ValueError, RuntimeError) as err:
+        raise AdapterError(f"Could not load the adapter in {adapter_dir}: {err}") from None
+    base.model.eval()
+    return base
+
+
+def merge_adapter(llm: LLM) -> LLM:
+    """Fold the LoRA update into the base weights (``merge_and_unload``): same outputs, no adapter
+    overhead at inference, but the result is a full-size model again."""
+    llm.model = llm.model.merge_and_unload()
+    llm.model.eval()
+    return llm
+
+
+# --------------------------------------------------------------------------- caching
+def fingerprint(examples: Sequence[SFTExample], lora: LoraSettings, base_model: str) -> str:
+    """A short hash of everything that determines an adapter: data, settings and base model."""
+    payload = json.dumps({"examples": [asdict(e) for e in examples], "lora": asdict(lora.resolved()),
+                          "base": base_model}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def adapter_dir_for(task: str, examples: Sequence[SFTExample], lora: LoraSettings, base_model: str) -> Path:
+    """``<cache>/adapters/<task>-<base>-<fingerprint>``: one folder per distinct training run."""
+    safe = base_model.replace("/", "--")
+    return get_settings().cache_dir / "adapters" / f"{task}-{safe}-{fingerprint(examples, lora, base_model)}"
+
+
+def load_or_train_adapter(task: str, examples: Sequence[SFTExample], *, lora: LoraSettings | None = None,
+                          base_model: str | None = None, retrain: bool = False,
+                          progress: bool = True) -> tuple[LLM, TrainingRun]:
+    """The adapter for ``task`` trained on ``examples``: loaded from the cache, or trained now.
+
+    Returns the model with the adapter and the :class:`TrainingRun` (``loaded_from_cache`` says
+    which happened). ``retrain=True`` always trains (and replaces the cached adapter).
+    """
+    lora = lora or LoraSettings()
+    base = load_base_for_training(base_model, lora)
+    folder = adapter_dir_for(task, examples, lora, base.name)
+    if not retrain:
+        try:
+            run = read_training_run(folder)
+            run.loaded_from_cache = True
+            return load_adapter(folder, base), run
+        except AdapterError:
+            pass
+    run = train_lora(base, examples, folder, lora=lora, progress=progress)
+    return base, run
