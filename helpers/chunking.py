@@ -17,8 +17,10 @@ document whole (for corpora that are already passage-sized).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
+from itertools import chain, islice
 from typing import Literal
 
 Strategy = Literal["fixed", "sentence", "markdown", "none"]
@@ -27,6 +29,9 @@ STRATEGIES: tuple[str, ...] = ("fixed", "sentence", "markdown", "none")
 _WORD = re.compile(r"\S+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9*])")
 _HEADING = re.compile(r"^(#{1,3})\s+(.+?)\s*#*\s*$", re.MULTILINE)
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+#: A "heading" line longer than this is body text (a one-line document that starts with "# ").
+MAX_HEADING_CHARS = 1000
 
 
 @dataclass(frozen=True)
@@ -74,45 +79,78 @@ class Chunk:
 
 def count_tokens(text: str) -> int:
     """Number of whitespace-separated tokens in ``text``."""
-    return len(_WORD.findall(text))
+    return _count(text, 0, len(text))
 
 
-def _spans_of_words(text: str, lo: int = 0, hi: int | None = None) -> list[tuple[int, int]]:
-    hi = len(text) if hi is None else hi
-    return [(m.start() + lo, m.end() + lo) for m in _WORD.finditer(text[lo:hi])]
+# The helpers below work on ``(start, end)`` offsets into the one document string and never copy
+# or list the words of a whole document, so a document of tens of MB is chunked in time and
+# memory proportional to its size (the chunks themselves are the only large allocation).
+def _count(text: str, lo: int, hi: int) -> int:
+    """Tokens in ``text[lo:hi]``, counted without slicing."""
+    return sum(1 for _ in _WORD.finditer(text, lo, hi))
+
+
+def _fits(text: str, lo: int, hi: int, size: int) -> bool:
+    """True if ``text[lo:hi]`` has at most ``size`` tokens; stops counting at ``size + 1``."""
+    n = 0
+    for _ in _WORD.finditer(text, lo, hi):
+        n += 1
+        if n > size:
+            return False
+    return True
+
+
+def _has_text(text: str, lo: int, hi: int) -> bool:
+    """True if ``text[lo:hi]`` is not all whitespace."""
+    return _WORD.search(text, lo, hi) is not None
+
+
+def _word_windows(text: str, lo: int, hi: int, size: int, step: int) -> list[tuple[int, int]]:
+    """Character spans of windows of ``size`` words starting every ``step`` words in ``text[lo:hi]``.
+
+    The last window ends at the last word; windows that would start after it are not made.
+    Streams over the words, holding at most ``size / step + 1`` open windows.
+    """
+    spans: list[tuple[int, int]] = []
+    open_windows: deque[tuple[int, int]] = deque()  # (index of first word, its start offset)
+    i, last_closed, end = -1, -1, 0
+    for i, m in enumerate(_WORD.finditer(text, lo, hi)):
+        if i % step == 0:
+            open_windows.append((i, m.start()))
+        if i - open_windows[0][0] == size - 1:
+            spans.append((open_windows.popleft()[1], m.end()))
+            last_closed = i
+        end = m.end()
+    if i >= 0 and last_closed != i:  # the first window still open ends at the last word
+        spans.append((open_windows[0][1], end))
+    return spans
 
 
 def fixed_size_spans(text: str, size: int, overlap: int) -> list[tuple[int, int]]:
     """Character spans of windows of ``size`` tokens, consecutive windows sharing ``overlap`` tokens."""
-    words = _spans_of_words(text)
-    if not words:
-        return []
-    step = size - overlap
-    spans = []
-    for first in range(0, len(words), step):
-        last = min(first + size, len(words)) - 1
-        spans.append((words[first][0], words[last][1]))
-        if last == len(words) - 1:
-            break
-    return spans
+    return _word_windows(text, 0, len(text), size, size - overlap)
 
 
-def _paragraph_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
-    spans, start = [], lo
-    for m in re.finditer(r"\n\s*\n", text[lo:hi]):
-        spans.append((start, lo + m.start()))
-        start = lo + m.end()
-    spans.append((start, hi))
-    return [(a, b) for a, b in spans if text[a:b].strip()]
+def _paragraph_spans(text: str, lo: int, hi: int) -> Iterator[tuple[int, int]]:
+    start = lo
+    for m in _PARAGRAPH_BREAK.finditer(text, lo, hi):
+        if _has_text(text, start, m.start()):
+            yield start, m.start()
+        start = m.end()
+    if _has_text(text, start, hi):
+        yield start, hi
 
 
-def _sentence_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
-    spans, start = [], lo
-    for m in _SENTENCE_END.finditer(text[lo:hi]):
-        spans.append((start, lo + m.start()))
-        start = lo + m.end()
-    spans.append((start, hi))
-    return [(a, b) for a, b in spans if text[a:b].strip()]
+def _sentence_spans(text: str, lo: int, hi: int) -> Iterator[tuple[int, int]]:
+    start = lo
+    for m in _SENTENCE_END.finditer(text, lo, hi):
+        if m.start() == lo:  # the look-behind saw text before `lo`: not a sentence end inside the span
+            continue
+        if _has_text(text, start, m.start()):
+            yield start, m.start()
+        start = m.end()
+    if _has_text(text, start, hi):
+        yield start, hi
 
 
 def _strip(text: str, a: int, b: int) -> tuple[int, int]:
@@ -123,11 +161,11 @@ def _strip(text: str, a: int, b: int) -> tuple[int, int]:
     return a, b
 
 
-def _pack(text: str, pieces: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:
+def _pack(text: str, pieces: Iterable[tuple[int, int]], size: int) -> list[tuple[int, int]]:
     """Greedily merge consecutive spans while the merged span stays within ``size`` tokens."""
     out: list[tuple[int, int]] = []
     for a, b in pieces:
-        if out and count_tokens(text[out[-1][0]:b]) <= size:
+        if out and _fits(text, out[-1][0], b, size):
             out[-1] = (out[-1][0], b)
         else:
             out.append((a, b))
@@ -135,28 +173,31 @@ def _pack(text: str, pieces: list[tuple[int, int]], size: int) -> list[tuple[int
 
 
 def _split_recursive(text: str, lo: int, hi: int, size: int, level: int = 0) -> list[tuple[int, int]]:
-    """Split ``text[lo:hi]`` at paragraphs, then sentences, then words, until pieces fit ``size``."""
-    if count_tokens(text[lo:hi]) <= size:
+    """Split ``text[lo:hi]`` at paragraphs, then sentences, then words, until pieces fit ``size``.
+
+    Pieces are generated and packed as they come, so memory grows with the chunks, not the sentences.
+    """
+    if _fits(text, lo, hi, size):
         return [(lo, hi)]
     splitters = (_paragraph_spans, _sentence_spans)
     if level >= len(splitters):
         return fixed_size_spans_abs(text, lo, hi, size)
     pieces = splitters[level](text, lo, hi)
-    if len(pieces) <= 1:
+    first = list(islice(pieces, 2))
+    if len(first) <= 1:
         return _split_recursive(text, lo, hi, size, level + 1)
-    fitted = [s for a, b in pieces for s in _split_recursive(text, a, b, size, level + 1)]
+    fitted = (s for a, b in chain(first, pieces) for s in _split_recursive(text, a, b, size, level + 1))
     return _pack(text, fitted, size)
 
 
 def fixed_size_spans_abs(text: str, lo: int, hi: int, size: int) -> list[tuple[int, int]]:
     """Non-overlapping windows of ``size`` tokens inside ``text[lo:hi]`` (absolute offsets)."""
-    words = _spans_of_words(text, lo, hi)
-    return [(words[i][0], words[min(i + size, len(words)) - 1][1]) for i in range(0, len(words), size)]
+    return _word_windows(text, lo, hi, size, size)
 
 
 def _sections(text: str) -> list[tuple[str, int, int]]:
     """``(heading path, start, end)`` for each heading-delimited section of a markdown text."""
-    heads = list(_HEADING.finditer(text))
+    heads = [m for m in _HEADING.finditer(text) if m.end(2) - m.start(2) <= MAX_HEADING_CHARS]
     out, path = [], {}
     if not heads or heads[0].start() > 0:
         out.append(("", 0, heads[0].start() if heads else len(text)))
@@ -166,7 +207,7 @@ def _sections(text: str) -> list[tuple[str, int, int]]:
         path[level] = m.group(2).strip()
         end = heads[i + 1].start() if i + 1 < len(heads) else len(text)
         out.append((" > ".join(path[k] for k in sorted(path)), m.end(), end))
-    return [(p, a, b) for p, a, b in out if text[a:b].strip()]
+    return [(p, a, b) for p, a, b in out if _has_text(text, a, b)]
 
 
 def chunk_text(text: str, doc_id: str, config: ChunkingConfig | None = None, title: str = "") -> list[Chunk]:
@@ -193,7 +234,7 @@ def chunk_text(text: str, doc_id: str, config: ChunkingConfig | None = None, tit
         spans = []
         for path, a, b in _sections(text):
             path = path or title
-            budget = max(config.size - count_tokens(path), config.size // 2)
+            budget = max(config.size - count_tokens(path), config.size // 2, 1)
             spans += [(path, x, y) for x, y in _split_recursive(text, a, b, budget)]
     chunks = []
     for path, a, b in spans:

@@ -9,7 +9,8 @@ overridden one by one with environment variables, for example in Colab::
 
 | variable              | meaning                                              |
 |-----------------------|------------------------------------------------------|
-| ``WORKBOOK_PROFILE``  | ``cpu`` (default) or ``gpu``                         |
+| ``WORKBOOK_PROFILE``  | ``cpu`` or ``gpu`` (default: ``cpu``; in Colab ``gpu``  |
+|                       | on a GPU runtime)                                    |
 | ``WORKBOOK_LLM``      | packaged name, Hugging Face Hub id or local folder   |
 | ``WORKBOOK_EMBEDDER`` | packaged name, Hub id or local folder                |
 | ``WORKBOOK_SEED``     | global random seed (default 1234)                    |
@@ -117,13 +118,37 @@ def _env_path(var: str, default: Path) -> Path:
     return Path(value).expanduser().resolve() if value else default
 
 
+def in_colab() -> bool:
+    """True when running inside Google Colab."""
+    import sys
+
+    return "google.colab" in sys.modules
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+def default_profile_name() -> str:
+    """The profile used when ``WORKBOOK_PROFILE`` is not set: ``gpu`` in Colab on a GPU runtime, else ``cpu``.
+
+    This is the one place where the workbook looks at the hardware to pick sizes; notebooks read
+    the resulting profile and never branch on the hardware themselves.
+    """
+    return "gpu" if in_colab() and _cuda_available() else "cpu"
+
+
 def get_settings() -> Settings:
     """Read the profile and the ``WORKBOOK_*`` environment variables into a :class:`Settings`.
 
     Raises:
         ValueError: if ``WORKBOOK_PROFILE`` names an unknown profile.
     """
-    profile_name = os.environ.get("WORKBOOK_PROFILE", "cpu").strip().lower()
+    profile_name = (os.environ.get("WORKBOOK_PROFILE") or default_profile_name()).strip().lower()
     if profile_name not in PROFILES:
         raise ValueError(
             f"Unknown WORKBOOK_PROFILE={profile_name!r}; choose one of {sorted(PROFILES)}."
@@ -196,6 +221,44 @@ def start_notebook(quiet_libraries: bool = True) -> Settings:
             hf_logging.disable_progress_bar()
         except ImportError:
             pass
-    print(f"profile={settings.profile.name}  llm={settings.llm}  embedder={settings.embedder}  "
-          f"seed={settings.seed}  offline={os.environ.get('HF_HUB_OFFLINE', '0')}")
+    print(hardware_banner(settings))
     return settings
+
+
+def hardware_banner(settings: Settings | None = None) -> str:
+    """Three lines on what this run uses: profile and models, the machine, the library versions.
+
+    Printed by :func:`start_notebook` at the top of every notebook, so a saved notebook says
+    where its numbers were measured. Never includes paths, user names or tokens.
+    """
+    import importlib.metadata
+    import platform
+
+    import psutil
+
+    settings = settings or get_settings()
+    cpus = os.cpu_count() or 0
+    ram = psutil.virtual_memory().total / 2**30
+    versions = {"python": platform.python_version()}
+    gpu = "no GPU"
+    for dist in ("torch", "transformers", "peft", "sentence-transformers"):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            props = torch.cuda.get_device_properties(0)
+            gpu = f"GPU {props.name} ({props.total_memory / 2**30:.0f} GiB)"
+        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            gpu = "Apple MPS GPU"
+    except ImportError:
+        pass
+    where = "Colab" if in_colab() else platform.system()
+    hub = "offline" if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false", "False") else "online"
+    return (f"profile {settings.profile.name}: llm={settings.llm}  embedder={settings.embedder}  "
+            f"seed={settings.seed}  Hub {hub}\n"
+            f"machine: {where} {platform.machine()}, {cpus} CPU cores, {ram:.0f} GiB RAM, {gpu}\n"
+            + "versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))

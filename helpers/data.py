@@ -154,9 +154,78 @@ def load_kb_updates(data_dir: str | Path | None = None) -> dict[str, Document]:
     return {p.stem: read_document(p) for p in sorted((root / "kb_updates").glob("*.md"))}
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+#: Row schemas of the JSONL files: key -> (kind, required). Kinds: "str", "list[str]", "str|None".
+_QUESTION_SCHEMA = {"id": ("str", True), "question": ("str", True), "answer": ("str", True),
+                    "type": ("str", True), "split": ("str", True), "aliases": ("list[str]", False),
+                    "doc_ids": ("list[str]", False), "answer_after_update": ("str|None", False),
+                    "aliases_after_update": ("list[str]|None", False)}
+_PARAPHRASE_SCHEMA = {"id": ("str", True), "source_id": ("str", True), "question": ("str", True)}
+_PASSAGE_SCHEMA = {k: ("str", True) for k in ("id", "text", "source", "title", "kind")}
+_FAQ_QUESTION_SCHEMA = {k: ("str", True) for k in ("id", "question", "passage_id", "source", "split")}
+_KIND_NAMES = {"str": "a string", "list[str]": "a list of strings", "str|None": "a string or null",
+               "list[str]|None": "a list of strings or null"}
+
+
+def _has_kind(value: object, kind: str) -> bool:
+    if value is None and kind.endswith("|None"):
+        return True
+    if kind.startswith("list[str]"):
+        return isinstance(value, list) and all(isinstance(x, str) for x in value)
+    return isinstance(value, str)
+
+
+def _read_jsonl_rows(path: Path, schema: dict[str, tuple[str, bool]] | None = None) -> list[tuple[int, dict]]:
+    """``(line number, row)`` for each non-blank line of a JSONL file, checked against ``schema``.
+
+    Line numbers are 1-based and count blank lines, as an editor shows them.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: a line is not UTF-8, not valid JSON, not a JSON object, misses a required key,
+            has a value of the wrong type, or repeats an earlier row's ``id``; the message names
+            the file and the line.
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found; pass data_dir= the folder that holds it "
+                                "(default: the configured data folder).")
+    rows: list[tuple[int, dict]] = []
+    seen: dict[str, int] = {}
+    with path.open("rb") as fh:
+        for n, raw in enumerate(fh, start=1):
+            where = f"{path}, line {n}"
+            try:
+                line = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise ValueError(f"{where}: not UTF-8 text; re-save the file with UTF-8 encoding.") from None
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line.rstrip("\r\n"))
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{where}: invalid JSON ({err.msg}, column {err.colno}); every line must be "
+                                 "one complete JSON object.") from None
+            if not isinstance(row, dict):
+                raise ValueError(f"{where}: expected a JSON object {{...}}, got a JSON {type(row).__name__}.")
+            for key, (kind, required) in (schema or {}).items():
+                if key not in row:
+                    if required:
+                        needed = ", ".join(k for k, (_, req) in schema.items() if req)
+                        raise ValueError(f"{where}: missing required key {key!r} (every row needs: {needed}).")
+                elif not _has_kind(row[key], kind):
+                    raise ValueError(f"{where}: {key!r} must be {_KIND_NAMES[kind]}, got "
+                                     f"{type(row[key]).__name__} {str(row[key])[:40]!r}.")
+            if schema and "id" in schema:
+                if row["id"] in seen:
+                    raise ValueError(f"{where}: duplicate id {row['id']!r} (first used on line {seen[row['id']]}); "
+                                     "ids must be unique.")
+                seen[row["id"]] = n
+            rows.append((n, row))
+    return rows
+
+
+def _read_jsonl(path: Path, schema: dict[str, tuple[str, bool]] | None = None) -> list[dict]:
+    """The rows of a JSONL file (see :func:`_read_jsonl_rows` for the checks and errors)."""
+    return [row for _, row in _read_jsonl_rows(path, schema)]
 
 
 def _filter(records: Iterable, split: str | Iterable[str] | None, attr: str = "split") -> list:
@@ -174,6 +243,11 @@ def load_kb_questions(
     """Load knowledge-base questions, optionally only some splits and types.
 
     Example: ``load_kb_questions("test", types=["single-fact", "paraphrase"])``.
+
+    Raises:
+        ValueError: a row of ``kb_questions.jsonl`` is not valid JSON, misses a required key
+            (``id``, ``question``, ``answer``, ``type``, ``split``) or has a value of the wrong
+            type; the message names the file and the 1-based line number.
     """
     root = Path(data_dir) if data_dir else get_settings().data_dir
     questions = _read_questions(root / "kb_questions.jsonl")
@@ -187,19 +261,28 @@ def load_general_questions(
 
     Type ``general`` (world knowledge: capitals, planets, ...) or ``reasoning`` (small
     arithmetic/logic word problems); all in split ``dev``, with no supporting documents.
+
+    Raises:
+        ValueError: a malformed row of ``general_questions.jsonl`` (file and line in the message).
     """
     root = Path(data_dir) if data_dir else get_settings().data_dir
     return _filter(_read_questions(root / "general_questions.jsonl"), types, attr="type")
 
 
 def _read_questions(path: Path) -> list[Question]:
-    return [
-        Question(id=r["id"], question=r["question"], answer=r["answer"], aliases=tuple(r.get("aliases", [])),
-                 doc_ids=tuple(r.get("doc_ids", [])), type=r["type"], split=r["split"],
-                 answer_after_update=r.get("answer_after_update"),
-                 aliases_after_update=tuple(r.get("aliases_after_update") or []))
-        for r in _read_jsonl(path)
-    ]
+    """Question records of a questions file; ``ValueError`` names the file and line of a bad row."""
+    questions = []
+    for n, r in _read_jsonl_rows(path, _QUESTION_SCHEMA):
+        if r["split"] not in SPLITS:
+            raise ValueError(f"{path}, line {n}: split {r['split']!r} is not one of {SPLITS}.")
+        if not r["question"].strip():
+            raise ValueError(f"{path}, line {n}: the question text is empty.")
+        questions.append(Question(
+            id=r["id"], question=r["question"], answer=r["answer"], aliases=tuple(r.get("aliases", [])),
+            doc_ids=tuple(r.get("doc_ids", [])), type=r["type"], split=r["split"],
+            answer_after_update=r.get("answer_after_update"),
+            aliases_after_update=tuple(r.get("aliases_after_update") or [])))
+    return questions
 
 
 def load_fact_paraphrases(data_dir: str | Path | None = None) -> list[Question]:
@@ -207,17 +290,19 @@ def load_fact_paraphrases(data_dir: str | Path | None = None) -> list[Question]:
     records with the source question's answer, aliases and documents and ``split="paraphrase"``.
 
     Raises:
-        ValueError: a row names a source question that does not exist or is not a train question.
+        ValueError: a row is malformed, or names a source question that does not exist or is not a
+            train question (file and line in the message).
     """
     from dataclasses import replace
 
     root = Path(data_dir) if data_dir else get_settings().data_dir
     source = {q.id: q for q in load_kb_questions(data_dir=root)}
     out = []
-    for n, row in enumerate(_read_jsonl(root / "kb_fact_paraphrases.jsonl"), start=1):
-        q = source.get(row.get("source_id", ""))
+    path = root / "kb_fact_paraphrases.jsonl"
+    for n, row in _read_jsonl_rows(path, _PARAPHRASE_SCHEMA):
+        q = source.get(row["source_id"])
         if q is None or q.split != "train":
-            raise ValueError(f"kb_fact_paraphrases.jsonl line {n}: source_id {row.get('source_id')!r} "
+            raise ValueError(f"{path}, line {n}: source_id {row['source_id']!r} "
                              "is not a train question of kb_questions.jsonl.")
         out.append(replace(q, id=row["id"], question=row["question"], split="paraphrase"))
     return out
@@ -226,10 +311,17 @@ def load_fact_paraphrases(data_dir: str | Path | None = None) -> list[Question]:
 def load_python_faq(
     split: str | Iterable[str] | None = None, data_dir: str | Path | None = None
 ) -> tuple[list[Passage], list[FaqQuestion]]:
-    """Load the Python FAQ retrieval corpus: all passages, and the questions of ``split``."""
+    """Load the Python FAQ retrieval corpus: all passages, and the questions of ``split``.
+
+    Raises:
+        ValueError: a malformed row of ``passages.jsonl`` or ``questions.jsonl`` (file and line
+            in the message).
+    """
     root = (Path(data_dir) if data_dir else get_settings().data_dir) / "python_faq"
-    passages = [Passage(**r) for r in _read_jsonl(root / "passages.jsonl")]
-    questions = [FaqQuestion(**r) for r in _read_jsonl(root / "questions.jsonl")]
+    passages = [Passage(**{k: r[k] for k in _PASSAGE_SCHEMA})
+                for r in _read_jsonl(root / "passages.jsonl", _PASSAGE_SCHEMA)]
+    questions = [FaqQuestion(**{k: r[k] for k in _FAQ_QUESTION_SCHEMA})
+                 for r in _read_jsonl(root / "questions.jsonl", _FAQ_QUESTION_SCHEMA)]
     return passages, _filter(questions, split)
 
 

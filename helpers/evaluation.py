@@ -328,6 +328,23 @@ def retrieval_report(
 
 
 # --------------------------------------------------------------------------- results files
+class ResultPath(type(Path())):  # the concrete PosixPath/WindowsPath: only the repr changes
+    """The path of a results file: a normal absolute ``Path`` that *displays* relative to the repo.
+
+    ``str()``, ``os.fspath()``, comparisons and every ``Path`` method see the absolute path; only
+    the repr is short (``ResultPath('results/03_retrieval_metrics.csv')``), so a notebook that shows
+    the return value of :func:`save_results` does not record the machine's folders. Paths outside
+    the repository keep their absolute repr.
+    """
+
+    def __repr__(self) -> str:
+        try:
+            relative = self.relative_to(REPO_ROOT)
+        except ValueError:
+            return super().__repr__()
+        return f"{type(self).__name__}({relative.as_posix()!r})"
+
+
 def run_metadata(**extra: Any) -> dict[str, Any]:
     """Who/what/when of a run: models, profile, seed, key package versions, git commit."""
     import importlib.metadata as md
@@ -353,14 +370,14 @@ def save_results(table: pd.DataFrame, name: str, **metadata: Any) -> Path:
     """Write ``table`` to ``results/<name>.csv`` and its run metadata to ``results/<name>.meta.json``.
 
     The CSV is overwritten by each run of the same profile and models; notebook 05 reads these
-    files. Returns the CSV path.
+    files. Returns the CSV path (a :class:`ResultPath`: absolute, displayed relative to the repo).
     """
     folder = get_settings().results_dir
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.csv"
     table.to_csv(path, index=True)
     (folder / f"{name}.meta.json").write_text(json.dumps(run_metadata(**metadata), indent=2, default=str))
-    return path
+    return ResultPath(path)
 
 
 RUN_KEY = ("profile", "llm", "embedder", "seed", "git_commit")
@@ -372,7 +389,8 @@ def append_run(table: pd.DataFrame, name: str, **metadata: Any) -> Path:
     Each row gets the run's metadata columns (``profile``, ``llm``, ``embedder``, ``seed``,
     ``git_commit``, ``time`` and any ``metadata`` given). Rows from an earlier run with the same
     configuration are replaced, so re-running a notebook never duplicates them; runs with other
-    models or settings are kept side by side for :func:`load_runs`.
+    models or settings are kept side by side for :func:`load_runs`. Returns the path (a
+    :class:`ResultPath`).
     """
     meta = run_metadata(**metadata)
     flat = {k: (json.dumps(v, default=str) if isinstance(v, dict | list) else v)
@@ -393,7 +411,7 @@ def append_run(table: pd.DataFrame, name: str, **metadata: Any) -> Path:
     tmp = path.with_suffix(".tmp")
     rows.to_csv(tmp, index=False)
     tmp.replace(path)
-    return path
+    return ResultPath(path)
 
 
 def load_runs(name: str) -> pd.DataFrame:

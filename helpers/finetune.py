@@ -26,6 +26,7 @@ import random
 import resource
 import shutil
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -376,6 +377,7 @@ def train_lora(
     if not kept:
         raise ValueError(f"Every example is longer than max_length={lora.max_length} tokens.")
     output_dir = Path(output_dir)
+    _check_adapter_target(output_dir)  # before training, not after minutes of it
     torch.manual_seed(lora.seed)
     add_lora(llm, lora)
     trainable, total = count_parameters(llm.model)
@@ -431,10 +433,33 @@ def train_lora(
     return run
 
 
+#: What a saved adapter folder may hold; :func:`save_adapter` refuses to replace a folder with anything else.
+ADAPTER_FILES = frozenset({"adapter_config.json", "adapter_model.safetensors", "adapter_model.bin", "training.json",
+                           "README.md", "trainer"})
+
+
+def _check_adapter_target(folder: Path) -> None:
+    """Refuse to write an adapter over a folder that holds files an adapter does not have."""
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"{folder} is a file; give train_lora() a folder path for the adapter.")
+    others = sorted(p.name for p in folder.iterdir() if p.name not in ADAPTER_FILES) if folder.is_dir() else []
+    if others:
+        raise FileExistsError(
+            f"Refusing to save the adapter into {folder}: it holds files that are not part of an adapter "
+            f"({', '.join(others[:5])}{', ...' if len(others) > 5 else ''}), and saving replaces the whole "
+            "folder. Nothing was written; choose a new or empty folder.")
+
+
 def save_adapter(llm: LLM, run: TrainingRun) -> Path:
     """Write the adapter and ``training.json`` atomically: a half-written adapter never replaces
-    a good one (the files go to a temporary folder that is renamed into place)."""
+    a good one (the files go to a temporary folder that is renamed into place).
+
+    Raises:
+        FileExistsError: ``run.adapter_dir`` is a file, or a folder holding files that are not
+            part of a saved adapter (they would be deleted); nothing is written.
+    """
     final = Path(run.adapter_dir)
+    _check_adapter_target(final)
     tmp = final.with_name(final.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     llm.model.save_pretrained(str(tmp))
@@ -451,11 +476,54 @@ def adapter_size_mb(path: str | Path) -> float:
     return sum(f.stat().st_size for f in Path(path).glob("adapter_model.*")) / 1e6
 
 
+def _safetensors_problem(path: Path) -> str | None:
+    """What is wrong with a ``.safetensors`` file (``None``: its header is intact and the file is as
+    long as the header says). Reads only the header, not the weights."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8:
+            return f"it is only {size} bytes long"
+        n = int.from_bytes(head, "little")
+        if n > size - 8:
+            return f"it is truncated ({size} bytes; its header alone should take {n + 8})"
+        try:
+            header = json.loads(fh.read(n))
+            ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"]
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            return "its header is not valid safetensors metadata"
+    expected = 8 + n + max(ends, default=0)
+    if size < expected:
+        return f"it is truncated ({size} of {expected} bytes)"
+    return None
+
+
+def _check_adapter_files(folder: Path) -> None:
+    """Raise :class:`AdapterError` if ``adapter_config.json`` or the weights file is damaged."""
+    config = folder / "adapter_config.json"
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise AdapterError(f"{config} is not valid JSON ({err}): the adapter is damaged. Retrain it with "
+                           "train_lora() or restore the folder from a copy.") from None
+    if not isinstance(data, dict) or "peft_type" not in data:
+        raise AdapterError(f"{config} is not a peft adapter config (no 'peft_type' key): the adapter is damaged. "
+                           "Retrain it with train_lora() or restore the folder from a copy.")
+    weights = folder / "adapter_model.safetensors"
+    problem = _safetensors_problem(weights) if weights.is_file() else None
+    if problem:
+        raise AdapterError(f"{weights} is damaged: {problem}. Retrain the adapter with train_lora() or restore "
+                           "the folder from a copy.")
+
+
 def read_training_run(adapter_dir: str | Path) -> TrainingRun:
-    """The :class:`TrainingRun` saved next to an adapter.
+    """The :class:`TrainingRun` saved next to an adapter, after checking the adapter's files.
+
+    Nothing in the folder is modified.
 
     Raises:
-        AdapterError: the folder is not a complete saved adapter.
+        AdapterError: the folder is not a complete saved adapter, ``training.json`` or
+            ``adapter_config.json`` is unreadable, or the weights file is truncated.
     """
     folder = Path(adapter_dir)
     needed = [folder / "adapter_config.json", folder / "training.json"]
@@ -466,9 +534,11 @@ def read_training_run(adapter_dir: str | Path) -> TrainingRun:
         data = json.loads((folder / "training.json").read_text())
         data["adapter_dir"] = folder
         data["losses"] = [tuple(x) for x in data["losses"]]
-        return TrainingRun(**data)
-    except (json.JSONDecodeError, TypeError, KeyError) as err:
+        run = TrainingRun(**data)
+    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError) as err:
         raise AdapterError(f"{folder / 'training.json'} is unreadable ({err}); retrain the adapter.") from None
+    _check_adapter_files(folder)
+    return run
 
 
 def load_adapter(adapter_dir: str | Path, base: LLM | None = None) -> LLM:
@@ -480,20 +550,25 @@ def load_adapter(adapter_dir: str | Path, base: LLM | None = None) -> LLM:
             adapter was trained on). It must not already carry adapters.
 
     Raises:
-        AdapterError: the adapter is incomplete, or was trained on another base model.
+        AdapterError: the adapter is incomplete or damaged (the message names the file), or was
+            trained on another base model. The folder is never modified.
     """
+    run = read_training_run(adapter_dir)  # checks the files before the (slow) imports
+
     from peft import PeftModel
+    from safetensors import SafetensorError
 
     from helpers.models import load_llm
 
-    run = read_training_run(adapter_dir)
     base = base or load_llm(run.base_model)
     if base.name != run.base_model:
         raise AdapterError(f"The adapter in {adapter_dir} was trained on {run.base_model!r}, not {base.name!r}.")
     try:
         base.model = PeftModel.from_pretrained(base.model, str(adapter_dir))
-    except (OSError, ValueError, RuntimeError) as err:
-        raise AdapterError(f"Could not load the adapter in {adapter_dir}: {err}") from None
+    except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
+        first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise AdapterError(f"Could not load the adapter in {adapter_dir} ({first_line}); retrain it with "
+                           "train_lora() or restore the folder from a copy.") from None
     base.model.eval()
     return base
 
@@ -536,7 +611,9 @@ def load_or_train_adapter(task: str, examples: Sequence[SFTExample], *, lora: Lo
             run = read_training_run(folder)
             run.loaded_from_cache = True
             return load_adapter(folder, base), run
-        except AdapterError:
-            pass
+        except AdapterError as err:
+            if folder.exists():  # a damaged cache entry (not just a missing one): say so, then replace it
+                warnings.warn(f"The cached adapter is unusable, so it is retrained and replaced: {err}",
+                              UserWarning, stacklevel=2)
     run = train_lora(base, examples, folder, lora=lora, progress=progress)
     return base, run

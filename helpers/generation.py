@@ -126,7 +126,8 @@ def generate(
         top_p: nucleus sampling threshold (only when sampling).
         seed: seed for sampling (default: the configured seed), so sampled runs repeat too.
         stop: strings that end the answer; the text is cut before the first one.
-        progress: show a progress bar (default: only when there is more than one batch).
+        progress: show a progress bar (default: when there is more than one batch, or at least
+            256 tokens to generate, i.e. a few seconds of work on a CPU).
         desc: progress-bar label.
 
     Returns:
@@ -161,7 +162,7 @@ def generate(
     order = sorted(range(len(texts)), key=lambda i: -lengths[i])  # similar lengths share a batch
     results: list[Generation | None] = [None] * len(texts)
     torch.manual_seed(settings.seed if seed is None else seed)
-    show = progress if progress is not None else len(texts) > batch_size
+    show = progress if progress is not None else len(texts) > batch_size or len(texts) * max_new_tokens >= 256
     with torch.inference_mode(), tqdm(total=len(texts), desc=desc, disable=not show) as bar:
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]

