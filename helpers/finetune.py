@@ -105,12 +105,12 @@ def task_a_examples(
     rng = random.Random(get_settings().seed if seed is None else seed)
     examples: list[SFTExample] = []
     for q in questions:
-        hits = retriever.search(q.question, k=k + 8)
+        hits = retriever.search(q.question, k=k)
         if not q.answerable:
-            examples.append(SFTExample(to_messages(json_rag_prompt(q.question, hits[:k])),
+            examples.append(SFTExample(to_messages(json_rag_prompt(q.question, hits)),
                                        json_answer(ABSTAIN_ANSWER), "abstain (unanswerable)", q.id))
             continue
-        context = hits[:k]
+        context = hits
         holding = [h for h in context if h.doc_id in q.doc_ids and contains_match(h.text, q.gold())]
         if not holding:
             support = _support_chunks(q, retriever)
@@ -121,7 +121,8 @@ def task_a_examples(
         examples.append(SFTExample(to_messages(json_rag_prompt(q.question, context)),
                                    json_answer(q.answer, [h.chunk_id for h in holding]), "answer", q.id))
         if rng.random() < abstain_share:
-            unsupported = [h for h in hits if h.doc_id not in q.doc_ids][:k]
+            deeper = retriever.search(q.question, k=k + 8)  # enough hits left once the support is removed
+            unsupported = [h for h in deeper if h.doc_id not in q.doc_ids][:k]
             examples.append(SFTExample(to_messages(json_rag_prompt(q.question, unsupported)),
                                        json_answer(ABSTAIN_ANSWER), "abstain (no support retrieved)", q.id))
     rng.shuffle(examples)

@@ -131,6 +131,15 @@ def parse_json_answer(text: str) -> dict[str, Any] | None:
     return obj
 
 
+def doc_id_of(ref: str) -> str:
+    """The document id of a cited id: a chunk id ``doc#3`` counts as its document ``doc``.
+
+    >>> doc_id_of("policy-returns#2"), doc_id_of("policy-returns")
+    ('policy-returns', 'policy-returns')
+    """
+    return ref.split("#", 1)[0]
+
+
 def parse_citations(text: str, hits: Sequence[Hit] = ()) -> list[str]:
     """Ids cited in ``[...]`` brackets, in order of first appearance.
 
@@ -149,7 +158,7 @@ def parse_citations(text: str, hits: Sequence[Hit] = ()) -> list[str]:
                 if 1 <= n <= len(hits):
                     out.setdefault(hits[n - 1].doc_id, None)
                 continue
-            out.setdefault(ref.split("#", 1)[0], None)
+            out.setdefault(doc_id_of(ref), None)
     return list(out)
 
 
@@ -202,16 +211,19 @@ def attribute_answer(answer: str, hits: Sequence[Hit], *, question: str = "",
 
 
 def verify_citations(text: str, hits: Sequence[Hit], supporting: Sequence[str],
-                     documents: Mapping[str, str] | None = None) -> CitationCheck:
+                     documents: Mapping[str, str] | None = None, *,
+                     cited: Sequence[str] | None = None) -> CitationCheck:
     """Check an answer's citations against what was retrieved and what supports the answer.
 
     Args:
-        text: the model's raw answer.
+        text: the model's answer (its quoted spans are verified too).
         hits: the chunks that were in the prompt.
         supporting: the question's supporting document ids (empty for unanswerable questions).
         documents: ``doc_id -> full text``, to verify quoted spans (default: the hits' texts).
+        cited: the cited document ids when they are already known (e.g. a JSON answer's
+            ``sources``); default: parsed from the ``[...]`` brackets of ``text``.
     """
-    cited = parse_citations(text, hits)
+    cited = list(dict.fromkeys(cited)) if cited is not None else parse_citations(text, hits)
     retrieved = {h.doc_id for h in hits}
     gold = set(supporting)
     correct = tuple(c for c in cited if c in gold)
@@ -270,7 +282,7 @@ def answer_questions(
         if style == "json":
             obj = parse_json_answer(g.text)
             answer = obj["answer"] if obj is not None else g.text
-            cited = [s.split("#", 1)[0] for s in obj["sources"]] if obj is not None else []
+            cited = [doc_id_of(s) for s in obj["sources"]] if obj is not None else []
             citations = list(dict.fromkeys(cited))
         else:
             answer, citations = strip_citations(g.text), parse_citations(g.text, hits)
@@ -306,7 +318,8 @@ def score_rag(questions: Sequence[Question], answers: Sequence[RagAnswer], *,
                               updated=updated, system=system, required_keys=JSON_KEYS if is_json else None)
     if is_json:
         table["json_valid"] = [parse_json_answer(a.text) is not None for a in answers]
-    checks = [verify_citations(_citation_text(a), a.hits, q.doc_ids, documents) for q, a in zip(questions, answers)]
+    checks = [verify_citations(a.answer, a.hits, q.doc_ids, documents, cited=a.citations) if a.style == "json"
+              else verify_citations(a.text, a.hits, q.doc_ids, documents) for q, a in zip(questions, answers)]
     table["retrieved_support"] = [bool(set(q.doc_ids) & {h.doc_id for h in a.hits})
                                   for q, a in zip(questions, answers)]
     table["n_cited"] = [len(c.cited) for c in checks]
@@ -321,13 +334,6 @@ def score_rag(questions: Sequence[Question], answers: Sequence[RagAnswer], *,
     table["attributed"] = [", ".join(ids) for ids in attributed]
     table["attributed_support"] = [bool(set(ids) & set(q.doc_ids)) for q, ids in zip(questions, attributed)]
     return table
-
-
-def _citation_text(answer: RagAnswer) -> str:
-    """What :func:`verify_citations` should parse: the raw text, or the JSON sources as brackets."""
-    if answer.style != "json":
-        return answer.text
-    return " ".join(f"[{c}]" for c in answer.citations) + " " + answer.answer
 
 
 def citation_summary(table: pd.DataFrame) -> dict[str, Any]:

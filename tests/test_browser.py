@@ -116,8 +116,18 @@ def test_ask_panel_renders_and_reacts_in_a_real_browser(jupyterlab):
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.goto(f"{base}/lab/tree/ask_panel.ipynb?token={token}")
             page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.get_by_text("Run All Cells", exact=True).click()
+            # run all only once the kernel is up, and again if the click was lost while the page settled
+            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
+            first_prompt = page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first
+            for _attempt in range(3):
+                page.get_by_role("menuitem", name="Run", exact=True).click()
+                page.get_by_text("Run All Cells", exact=True).click()
+                try:
+                    page.wait_for_function("el => /\\[[0-9*]+\\]/.test(el.textContent)",
+                                           arg=first_prompt.element_handle(), timeout=20_000)
+                    break
+                except sync_api.TimeoutError:
+                    page.keyboard.press("Escape")
 
             panel = page.locator(".wb-ask-panel")
             panel.wait_for(state="visible", timeout=240_000)  # loads the embedder and the LLM first
@@ -144,6 +154,11 @@ def test_ask_panel_renders_and_reacts_in_a_real_browser(jupyterlab):
             assert "answer traced to" in meta.inner_text() or "not found in any" in meta.inner_text()
             page.wait_for_timeout(300)
             panel.screenshot(path=str(shot))
+        except Exception:
+            if browser.contexts and browser.contexts[0].pages:
+                failure = shot.with_name("ask_panel_failure.png")  # to see what went wrong
+                browser.contexts[0].pages[0].screenshot(path=str(failure))
+            raise
         finally:
             browser.close()
     assert shot.stat().st_size > 10_000, "the screenshot is suspiciously small"

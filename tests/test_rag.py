@@ -101,3 +101,14 @@ def test_attribution_ignores_words_restated_from_the_question():
     answer = "The bank that lent Veltrona money in 2024 was Nordavik Bank."
     assert attribute_answer(answer, hits, question="Which bank lent Veltrona money in 2024?") == ["history-funding-rounds"]
     assert attribute_answer(answer, hits) == []  # without the question, its restated words dilute the match
+
+
+def test_verify_citations_takes_already_parsed_sources_of_a_json_answer():
+    from helpers.rag import doc_id_of, verify_citations
+    from helpers.retrieval import Hit
+
+    hits = [Hit("a", "a#0", "Return within 30 days.", 1.0), Hit("b", "b#1", "Other.", 0.5)]
+    assert doc_id_of("a#0") == "a" and doc_id_of("a") == "a"
+    check = verify_citations("30 days [x]", hits, ["a"], cited=["a", "a", "ghost"])
+    assert check.cited == ("a", "ghost"), "brackets in the answer text are not citations when sources are given"
+    assert check.correct == ("a",) and check.invented == ("ghost",) and check.precision == 0.5
