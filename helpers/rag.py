@@ -77,19 +77,11 @@ def rag_passages(hits: Sequence[Hit]) -> list[tuple[str, str]]:
 
 
 def _check_questions(questions: Any, caller: str) -> list[str]:
-    """``questions`` as a list of non-blank strings, else a ``TypeError``/``ValueError`` saying which one."""
-    if isinstance(questions, str):
-        raise TypeError(f"{caller}() takes a list of questions, not one string: pass [question].")
-    questions = list(questions)
-    for i, q in enumerate(questions, start=1):
-        where = "The question" if len(questions) == 1 else f"Question {i} of {len(questions)}"
-        if not isinstance(q, str):
-            raise TypeError(f"{where} is a {type(q).__name__}, not a str: pass the question's text "
-                            "(e.g. question.question for a Question record).")
-        if not q.strip():
-            raise ValueError(f"{where} is empty ({q!r}): there is nothing to answer. Pass the question's text, "
-                             "or drop the empty rows.")
-    return questions
+    """``questions`` as a list of non-blank strings (see :func:`helpers.retrieval.check_texts`)."""
+    from helpers.retrieval import check_texts
+
+    return check_texts(questions, noun="question", caller=caller, one_string_fix="pass [question]",
+                       empty_fix="there is nothing to answer. Pass the question's text")
 
 
 def rag_prompt(question: str, hits: Sequence[Hit], *, instruction: str = RAG_INSTRUCTION,

@@ -367,21 +367,27 @@ def _check_count(value: Any, name: str = "k") -> int:
     return number
 
 
-def _check_queries(queries: Any) -> list[str]:
-    """``queries`` as a list of non-blank strings, else a ``TypeError``/``ValueError`` saying which one."""
-    if isinstance(queries, str):
-        raise TypeError("search_many() takes a list of queries, not one string: use search(query) or "
-                        "search_many([query]).")
-    queries = list(queries)
-    for i, query in enumerate(queries, start=1):
-        where = "The query" if len(queries) == 1 else f"Query {i} of {len(queries)}"
-        if not isinstance(query, str):
-            raise TypeError(f"{where} is a {type(query).__name__}, not a str: pass the question's text "
+def check_texts(texts: Any, *, noun: str = "query", caller: str = "search_many",
+                one_string_fix: str = "use search(query) or search_many([query])",
+                empty_fix: str = "there is nothing to search for. Pass a question or some keywords") -> list[str]:
+    """``texts`` as a list of non-blank strings, else a ``TypeError``/``ValueError`` saying which one.
+
+    Shared by the retriever (queries) and :mod:`helpers.rag` (questions): ``noun`` names the items
+    in the messages, ``caller`` the function that was called, and the two ``*_fix`` texts say what to
+    do instead.
+    """
+    if isinstance(texts, str):
+        plural = "queries" if noun == "query" else f"{noun}s"
+        raise TypeError(f"{caller}() takes a list of {plural}, not one string: {one_string_fix}.")
+    texts = list(texts)
+    for i, text in enumerate(texts, start=1):
+        where = f"The {noun}" if len(texts) == 1 else f"{noun.capitalize()} {i} of {len(texts)}"
+        if not isinstance(text, str):
+            raise TypeError(f"{where} is a {type(text).__name__}, not a str: pass the question's text "
                             "(e.g. question.question for a Question record).")
-        if not query.strip():
-            raise ValueError(f"{where} is empty ({query!r}): there is nothing to search for. Pass a question "
-                             "or some keywords, or drop the empty rows.")
-    return queries
+        if not text.strip():
+            raise ValueError(f"{where} is empty ({text!r}): {empty_fix}, or drop the empty rows.")
+    return texts
 
 
 # --------------------------------------------------------------------------- the retriever
@@ -587,7 +593,7 @@ class Retriever:
             ValueError: a query is empty or whitespace only, or ``k < 1``.
             TypeError: ``queries`` is one string instead of a list, or ``k`` is not a whole number.
         """
-        queries = _check_queries(queries)
+        queries = check_texts(queries)
         k = _check_count(k)
         if not self.chunks or not queries:
             return [[] for _ in queries]
