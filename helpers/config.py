@@ -133,6 +133,11 @@ def _cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+def hub_offline() -> bool:
+    """True when ``HF_HUB_OFFLINE`` forbids the Hugging Face Hub (``1``, ``true``, ``yes`` or ``on``)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+
+
 def default_profile_name() -> str:
     """The profile used when ``WORKBOOK_PROFILE`` is not set: ``gpu`` in Colab on a GPU runtime, else ``cpu``.
 
@@ -257,7 +262,7 @@ def hardware_banner(settings: Settings | None = None) -> str:
     except ImportError:
         pass
     where = "Colab" if in_colab() else platform.system()
-    hub = "offline" if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false", "False") else "online"
+    hub = "offline" if hub_offline() else "online"
     return (f"profile {settings.profile.name}: llm={settings.llm}  embedder={settings.embedder}  "
             f"seed={settings.seed}  Hub {hub}\n"
             f"machine: {where} {platform.machine()}, {cpus} CPU cores, {ram:.0f} GiB RAM, {gpu}\n"

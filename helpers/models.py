@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from helpers.config import get_settings
+from helpers.config import get_settings, hub_offline
 
 if TYPE_CHECKING:  # imported lazily at run time: torch/transformers take seconds to import
     import torch
@@ -232,7 +232,7 @@ def _cached_packaged_llm(spec_info: PackagedModel, cache_root: Path) -> Path:
 
 # --------------------------------------------------------------------------- errors
 def _hub_error(name: str, kind: str, err: Exception) -> ModelNotAvailableError:
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+    offline = hub_offline()
     setting = "WORKBOOK_LLM" if kind == "llm" else "WORKBOOK_EMBEDDER"
     default = get_settings().profile.llm if kind == "llm" else get_settings().profile.embedder
     known = ", ".join(sorted(n for n, m in PACKAGED_MODELS.items() if m.kind == kind))

@@ -238,7 +238,9 @@ def get_reranker(spec: Any = "auto") -> Reranker | None:
         raise TypeError(f"Cannot make a re-ranker from {type(spec).__name__}.")
     from sentence_transformers import CrossEncoder
 
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+    from helpers.config import hub_offline
+
+    offline = hub_offline()
     if spec == "trained":
         return load_or_train_reranker()
     if spec == "auto":

@@ -82,7 +82,7 @@ class Hit:
 
 
 # --------------------------------------------------------------------------- documents
-def _as_doc_triples(docs: Any) -> list[tuple[str, str, str]]:
+def as_doc_triples(docs: Any) -> list[tuple[str, str, str]]:
     """Normalize the accepted document inputs to ``(doc_id, text, title)`` triples.
 
     Accepted: a mapping ``doc_id -> text`` or ``doc_id -> Document``; a sequence of records with
@@ -484,7 +484,7 @@ class Retriever:
             ValueError: the same document id appears twice in ``docs``.
             TypeError: ``docs`` is not one of the accepted forms (see :func:`build_retriever`).
         """
-        triples = _as_doc_triples(docs)
+        triples = as_doc_triples(docs)
         replaced = self.remove([t[0] for t in triples if t[0] in self.checksums], _rebuild_bm25=False)
         t0 = time.perf_counter()
         new_chunks = [c for doc_id, text, title in triples for c in chunk_text(text, doc_id, self.chunking, title)]
@@ -863,7 +863,7 @@ def build_retriever(
         ValueError: ``docs`` is empty, every document's text is empty or whitespace only, or a
             document id appears twice.
     """
-    triples = _as_doc_triples(docs)
+    triples = as_doc_triples(docs)
     if not triples:
         raise ValueError("build_retriever() got no documents, so there is nothing to index. Pass a mapping "
                          "doc_id -> text (or Document records) with at least one document; if they come from "

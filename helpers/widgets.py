@@ -24,6 +24,7 @@ import ipywidgets as widgets
 
 from helpers.chunking import STRATEGIES, Chunk, ChunkingConfig, chunk_text, count_tokens
 from helpers.rag import RAG_INSTRUCTION, RagAnswer, answer_questions, attribute_answer
+from helpers.retrieval import as_doc_triples, build_retriever, evaluate_retrievers
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -247,8 +248,6 @@ def chunking_metrics(docs: Any, questions: Sequence[str], relevant: Sequence[Seq
     Returns ``{"chunks", "recall@1", "recall@5", "MRR@10"}``. ``method="dense"`` embeds every new
     configuration once (cached in the embedding cache); ``"bm25"`` is instant.
     """
-    from helpers.retrieval import build_retriever, evaluate_retrievers
-
     if len(questions) != len(relevant):
         raise ValueError(f"{len(questions)} questions but {len(relevant)} sets of relevant ids.")
     retriever = build_retriever(docs, method=method, chunking=config, embedder=embedder, cache=True)
@@ -299,9 +298,8 @@ class ChunkingExplorer(widgets.VBox):
         """Re-chunk the shown document and (once per configuration) re-measure retrieval."""
         config = self.config
         self.overlap.disabled = config.strategy != "fixed"
-        doc = self._docs[self.document.value]
-        text, title = (doc, "") if isinstance(doc, str) else (doc.text, getattr(doc, "title", ""))
-        chunks = chunk_text(text, self.document.value, config, title)
+        doc_id, text, title = as_doc_triples({self.document.value: self._docs[self.document.value]})[0]
+        chunks = chunk_text(text, doc_id, config, title)
         self.chunks_html.value = render_chunks(chunks)
         if config not in self.history:
             self.metrics_html.value = "<i>Indexing and measuring…</i>"
