@@ -1,17 +1,10 @@
 """Split documents into chunks that keep their document id and position, so every hit can be traced.
 
-Three strategies (notebook 02 compares them by retrieval metrics):
-
-* ``"fixed"`` — windows of ``size`` tokens that overlap by ``overlap`` tokens, blind to structure;
-* ``"sentence"`` — whole paragraphs, or whole sentences where a paragraph is too long, packed
-  into chunks of at most ``size`` tokens (headings are treated as ordinary text);
-* ``"markdown"`` — recursive and heading-aware: split at ``#``/``##``/``###`` headings, then at
-  paragraphs, then sentences, then words, packing pieces up to ``size`` tokens; every chunk is
-  prefixed with its heading path (``Title > Section``) so that it still says what it is about.
-
-A *token* here is a whitespace-separated word (English text averages about 1.3 word-piece tokens
-per word, so ``size=128`` stays inside MiniLM's 256-token window). ``strategy="none"`` keeps each
-document whole (for corpora that are already passage-sized).
+Strategies (compared in notebook 02): ``"fixed"``, windows of ``size`` tokens overlapping by ``overlap``;
+``"sentence"``, paragraphs (or sentences, where a paragraph is too long) packed up to ``size`` tokens;
+``"markdown"``, split at ``#``-``###`` headings, then paragraphs, sentences, words, each chunk prefixed
+with its heading path (``Title > Section``); ``"none"``, whole documents. A *token* is a whitespace-separated
+word (about 1.3 word pieces, so ``size=128`` stays inside MiniLM's 256-token window).
 """
 
 from __future__ import annotations
@@ -56,17 +49,9 @@ class ChunkingConfig:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A piece of a document.
-
-    Attributes:
-        doc_id: the document it comes from.
-        chunk_id: ``"<doc_id>#<position>"``, unique in an index.
-        position: 0-based index of the chunk within its document.
-        text: what is embedded, indexed and shown to the model.
-        start, end: character offsets of the chunk's body in the document text (the heading
-            prefix of ``markdown`` chunks is not part of the span).
-        section: heading path (``markdown`` strategy) or ``""``.
-    """
+    """A piece of a document: ``chunk_id`` is ``"<doc_id>#<position>"``; ``text`` is what is embedded and
+    shown to the model; ``start``/``end`` are the character offsets of its body in the document (without
+    the heading prefix); ``section`` is the heading path (``markdown`` strategy) or ``""``."""
 
     doc_id: str
     chunk_id: str
@@ -82,9 +67,8 @@ def count_tokens(text: str) -> int:
     return _count(text, 0, len(text))
 
 
-# The helpers below work on ``(start, end)`` offsets into the one document string and never copy
-# or list the words of a whole document, so a document of tens of MB is chunked in time and
-# memory proportional to its size (the chunks themselves are the only large allocation).
+# The helpers below work on ``(start, end)`` offsets into the document string, never copying its
+# words, so a document of tens of MB is chunked in time and memory proportional to its size.
 def _count(text: str, lo: int, hi: int) -> int:
     """Tokens in ``text[lo:hi]``, counted without slicing."""
     return sum(1 for _ in _WORD.finditer(text, lo, hi))
@@ -106,11 +90,8 @@ def _has_text(text: str, lo: int, hi: int) -> bool:
 
 
 def _word_windows(text: str, lo: int, hi: int, size: int, step: int) -> list[tuple[int, int]]:
-    """Character spans of windows of ``size`` words starting every ``step`` words in ``text[lo:hi]``.
-
-    The last window ends at the last word; windows that would start after it are not made.
-    Streams over the words, holding at most ``size / step + 1`` open windows.
-    """
+    """Character spans of ``size``-word windows starting every ``step`` words in ``text[lo:hi]``, the
+    last ending at the last word; streams, holding at most ``size / step + 1`` open windows."""
     spans: list[tuple[int, int]] = []
     open_windows: deque[tuple[int, int]] = deque()  # (index of first word, its start offset)
     i, last_closed, end = -1, -1, 0
@@ -173,10 +154,8 @@ def _pack(text: str, pieces: Iterable[tuple[int, int]], size: int) -> list[tuple
 
 
 def _split_recursive(text: str, lo: int, hi: int, size: int, level: int = 0) -> list[tuple[int, int]]:
-    """Split ``text[lo:hi]`` at paragraphs, then sentences, then words, until pieces fit ``size``.
-
-    Pieces are generated and packed as they come, so memory grows with the chunks, not the sentences.
-    """
+    """Split ``text[lo:hi]`` at paragraphs, then sentences, then words, until pieces fit ``size``;
+    pieces are packed as they come, so memory grows with the chunks, not the sentences."""
     if _fits(text, lo, hi, size):
         return [(lo, hi)]
     splitters = (_paragraph_spans, _sentence_spans)
@@ -195,9 +174,23 @@ def fixed_size_spans_abs(text: str, lo: int, hi: int, size: int) -> list[tuple[i
     return _word_windows(text, lo, hi, size, size)
 
 
+def _headings(text: str, max_level: int = 3) -> list[re.Match[str]]:
+    """The markdown headings of ``text`` up to ``max_level`` (``#`` = 1), in order."""
+    return [m for m in _HEADING.finditer(text)
+            if len(m.group(1)) <= max_level and m.end(2) - m.start(2) <= MAX_HEADING_CHARS]
+
+
+def markdown_sections(text: str, max_level: int = 2) -> list[str]:
+    """Each section of a markdown text, heading line included, split before every heading of level
+    ``max_level`` or less; text before the first heading is a section too (notebook 01's oracle)."""
+    starts = [m.start() for m in _headings(text, max_level)]
+    bounds = [0, *starts, len(text)] if not starts or starts[0] > 0 else [*starts, len(text)]
+    return [section for a, b in zip(bounds, bounds[1:]) if (section := text[a:b].strip())]
+
+
 def _sections(text: str) -> list[tuple[str, int, int]]:
     """``(heading path, start, end)`` for each heading-delimited section of a markdown text."""
-    heads = [m for m in _HEADING.finditer(text) if m.end(2) - m.start(2) <= MAX_HEADING_CHARS]
+    heads = _headings(text)
     out, path = [], {}
     if not heads or heads[0].start() > 0:
         out.append(("", 0, heads[0].start() if heads else len(text)))
@@ -211,17 +204,8 @@ def _sections(text: str) -> list[tuple[str, int, int]]:
 
 
 def chunk_text(text: str, doc_id: str, config: ChunkingConfig | None = None, title: str = "") -> list[Chunk]:
-    """Chunk one document's text.
-
-    Args:
-        text: the document body (markdown or plain text).
-        doc_id: its id, copied into every chunk.
-        config: the strategy and sizes (default :class:`ChunkingConfig`).
-        title: used as the heading path of ``markdown`` chunks that come before any heading.
-
-    Returns:
-        Chunks in document order; ``chunk_id`` is ``"<doc_id>#<position>"``.
-    """
+    """Chunk one document's text (markdown or plain), in document order; ``doc_id`` is copied into
+    every chunk, ``title`` is the heading path of ``markdown`` chunks before any heading."""
     config = config or ChunkingConfig()
     spans: list[tuple[str, int, int]]
     if config.strategy == "none":
@@ -247,7 +231,3 @@ def chunk_text(text: str, doc_id: str, config: ChunkingConfig | None = None, tit
                             text=f"{path}\n{body}" if path else body, start=a, end=b, section=path))
     return chunks
 
-
-def chunk_documents(docs: Iterable[tuple[str, str, str]], config: ChunkingConfig | None = None) -> list[Chunk]:
-    """Chunk many documents given as ``(doc_id, text, title)`` triples, in order."""
-    return [c for doc_id, text, title in docs for c in chunk_text(text, doc_id, config, title=title)]

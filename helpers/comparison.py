@@ -1,9 +1,8 @@
 """Side-by-side metrics for whole systems (prompt-only, RAG, LoRA, LoRA + RAG): notebooks 04 and 05.
 
-A *system* is anything that produced a per-question score table with
-:func:`helpers.evaluation.score_generations` or :func:`helpers.rag.score_rag`. :func:`system_metrics`
-turns such a table into one row of the comparison; :func:`recommendations` reads the comparison
-and states which approach the measurements support, so the advice is computed, not typed.
+:func:`system_metrics` turns one system's rows (from :func:`helpers.systems.evaluate_systems`) into a
+row of the comparison, :func:`compare` does it for all; :func:`recommendations` states which approach
+the measurements support, so the advice is computed, not typed.
 """
 
 from __future__ import annotations
@@ -17,17 +16,11 @@ from helpers.evaluation import summarize
 
 
 def system_metrics(scores: pd.DataFrame, *, build_seconds: float = 0.0) -> pd.Series:
-    """One comparison row from a per-question score table.
-
-    Columns: ``accuracy`` / ``exact`` / ``f1`` (answerable questions), ``abstention_ok``
-    (unanswerable questions answered "I don't know"), ``wrong_abstention``, ``JSON valid``
-    (NaN when the system was not asked for JSON), ``cites`` (answers that cite a source),
-    ``sources ok`` (of those, citations that were retrieved *and* include a supporting document),
-    ``traceable`` (answers whose text is found in a retrieved chunk of a supporting document, by
-    :func:`helpers.rag.attribute_answer`), mean prompt/completion tokens, latency p50/p95 in
-    seconds per question (batched generation, amortized; ``seconds`` is the mean), and
-    ``build_seconds``.
-    """
+    """One comparison row from a per-question score table: ``accuracy``/``exact``/``f1`` (answerable
+    questions), ``abstention_ok``, ``wrong_abstention``, ``JSON valid`` (NaN if not asked for JSON),
+    ``cites`` (answers citing a source), ``sources ok`` (of those, citing retrieved *and* supporting
+    documents), ``traceable`` (answer found in a supporting chunk, :func:`helpers.rag.attribute_answer`),
+    mean tokens, per-question latency p50/p95 (batched, amortized) and ``build_seconds``."""
     row = summarize(scores).iloc[0]
     answerable = scores[scores["type"] != "unanswerable"]
     out = {k: row[k] for k in ["accuracy", "exact", "f1", "abstention_ok", "wrong_abstention"]}
@@ -45,28 +38,21 @@ def system_metrics(scores: pd.DataFrame, *, build_seconds: float = 0.0) -> pd.Se
     return pd.Series(out)
 
 
-def compare(systems: Mapping[str, pd.DataFrame], build_seconds: Mapping[str, float] | None = None) -> pd.DataFrame:
-    """:func:`system_metrics` for each named score table, one row per system."""
+def compare(scores: pd.DataFrame, build_seconds: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """:func:`system_metrics` per system of a score table (column ``system``), in order of appearance."""
     build_seconds = build_seconds or {}
-    return pd.DataFrame({name: system_metrics(scores, build_seconds=build_seconds.get(name, 0.0))
-                         for name, scores in systems.items()}).T.rename_axis("system")
+    return pd.DataFrame({name: system_metrics(rows.dropna(axis=1, how="all").infer_objects(), build_seconds=build_seconds.get(name, 0.0))
+                         for name, rows in scores.groupby("system", sort=False)}).T.rename_axis("system")
 
 
 def recommendations(table: pd.DataFrame, *, prompt_only: str, rag: str, lora: str, lora_rag: str,
                     rag_format: str | None = None, update: pd.DataFrame | None = None,
                     margin: float = 0.1) -> list[str]:
-    """Plain-language conclusions that follow from a :func:`compare` table (and an update table).
-
-    Each sentence is chosen by comparing measured numbers with ``margin`` (an absolute difference
-    that counts as clear); where the data do not separate two systems, it says so.
-
-    Args:
-        table: the comparison, indexed by system name.
-        prompt_only, rag, lora, lora_rag: the names of the four systems in ``table``.
-        rag_format: a RAG system asked for the same output format as ``lora_rag`` (optional).
-        update: optional table indexed by system with columns ``before`` and ``after`` (accuracy on
-            the changed facts before/after the knowledge update) and ``update_seconds``.
-    """
+    """Plain-language conclusions from a :func:`compare` table, each chosen by comparing measured
+    numbers with ``margin`` (the absolute difference that counts as clear); where the data do not
+    separate two systems, it says so. ``prompt_only``, ``rag``, ``lora``, ``lora_rag``: the four
+    systems' names; ``rag_format``: a RAG system asked for ``lora_rag``'s output format; ``update``: a
+    :class:`helpers.systems.KnowledgeUpdate` table (``new after``, ``update_seconds``)."""
     t = table
     out = []
     acc = t["accuracy"]
@@ -96,7 +82,7 @@ def recommendations(table: pd.DataFrame, *, prompt_only: str, rag: str, lora: st
     else:
         out.append("The combination did not clearly improve cited answers over prompted RAG on this data.")
     if update is not None:
-        fresh = update["after"]
+        fresh = update["new after"]
         best = fresh.idxmax()
         out.append(f"When documents change, retrieval-based systems follow at once: after re-indexing "
                    f"({update.loc[rag, 'update_seconds']:.2f} s) {rag} gives the new answer for {fresh[rag]:.0%} of the changed "

@@ -1,22 +1,11 @@
 """One place for the workbook's settings: profile, seeds, paths and model names.
 
-Everything a user may want to scale up is a setting, not code. Settings come from a
-*profile* (``cpu`` by default, ``gpu`` for a bigger model and more data) and can be
-overridden one by one with environment variables, for example in Colab::
-
-    %env WORKBOOK_PROFILE=gpu
-    %env WORKBOOK_LLM=Qwen/Qwen2.5-0.5B-Instruct
-
-| variable              | meaning                                              |
-|-----------------------|------------------------------------------------------|
-| ``WORKBOOK_PROFILE``  | ``cpu`` or ``gpu`` (default: ``cpu``; in Colab ``gpu``  |
-|                       | on a GPU runtime)                                    |
-| ``WORKBOOK_LLM``      | packaged name, Hugging Face Hub id or local folder   |
-| ``WORKBOOK_EMBEDDER`` | packaged name, Hub id or local folder                |
-| ``WORKBOOK_SEED``     | global random seed (default 1234)                    |
-| ``WORKBOOK_DATA``     | data folder (default ``<repo>/data``)                |
-| ``WORKBOOK_CACHE``    | cache folder for converted models, indexes, adapters |
-| ``WORKBOOK_RESULTS``  | where notebooks write their result tables            |
+Everything a user may want to scale up is a setting, not code: a *profile* (``WORKBOOK_PROFILE``: ``cpu``
+by default; ``gpu``, the default in Colab on a GPU runtime, for a bigger model and more data), overridden
+one by one by environment variables, e.g. ``%env WORKBOOK_LLM=Qwen/Qwen2.5-0.5B-Instruct`` in Colab.
+``WORKBOOK_LLM`` / ``WORKBOOK_EMBEDDER``: a packaged name, Hub id or local folder; ``WORKBOOK_SEED``
+(default 1234); folders ``WORKBOOK_DATA`` (default ``<repo>/data``), ``WORKBOOK_CACHE`` (converted
+models, indexes, adapters) and ``WORKBOOK_RESULTS`` (result tables).
 """
 
 from __future__ import annotations
@@ -45,8 +34,7 @@ class Profile:
     embedder: str
     batch_size: int = 8
     max_new_tokens: int = 48
-    # cap on questions for expensive long-prompt experiments (None = all questions of a split)
-    max_eval_questions: int | None = None
+    max_eval_questions: int | None = None  # cap for costly long-prompt experiments (None: all)
     train_steps: int = 60
     train_batch_size: int = 1  # examples per LoRA training step
     qlora: bool = False  # train on a 4-bit base (bitsandbytes, CUDA only)
@@ -94,16 +82,6 @@ class Settings:
     overrides: dict[str, str] = field(default_factory=dict)
 
     @property
-    def kb_dir(self) -> Path:
-        """Folder of the knowledge-base markdown documents."""
-        return self.data_dir / "kb"
-
-    @property
-    def kb_updates_dir(self) -> Path:
-        """Folder with the v2 documents used by the knowledge-update experiment."""
-        return self.data_dir / "kb_updates"
-
-    @property
     def models_cache_dir(self) -> Path:
         """Folder where converted model weights are cached."""
         return self.cache_dir / "models"
@@ -139,11 +117,8 @@ def hub_offline() -> bool:
 
 
 def default_profile_name() -> str:
-    """The profile used when ``WORKBOOK_PROFILE`` is not set: ``gpu`` in Colab on a GPU runtime, else ``cpu``.
-
-    This is the one place where the workbook looks at the hardware to pick sizes; notebooks read
-    the resulting profile and never branch on the hardware themselves.
-    """
+    """The profile when ``WORKBOOK_PROFILE`` is unset: ``gpu`` in Colab on a GPU runtime, else ``cpu``;
+    the one place that looks at the hardware (notebooks read the profile, never branch on hardware)."""
     return "gpu" if in_colab() and _cuda_available() else "cpu"
 
 
@@ -178,14 +153,7 @@ def get_settings() -> Settings:
 
 
 def seed_everything(seed: int | None = None) -> int:
-    """Seed Python, NumPy and torch so a run gives the same numbers every time.
-
-    Args:
-        seed: the seed; defaults to the configured ``WORKBOOK_SEED``.
-
-    Returns:
-        The seed that was used.
-    """
+    """Seed Python, NumPy and torch (default: ``WORKBOOK_SEED``) for repeatable numbers; returns the seed."""
     if seed is None:
         seed = get_settings().seed
     random.seed(seed)
@@ -201,69 +169,76 @@ def seed_everything(seed: int | None = None) -> int:
     return seed
 
 
-def start_notebook(quiet_libraries: bool = True) -> Settings:
-    """Call once at the top of every notebook: seed everything, quiet library noise, show settings.
+def start_notebook() -> Settings:
+    """Call once at the top of every notebook: seed everything, show the settings and machine, hide
+    transformers' per-load progress bars and advisory warnings (errors still show); returns the settings."""
+    import warnings
 
-    Args:
-        quiet_libraries: hide transformers' per-load progress bars and advisory warnings so
-            the notebook shows only the workbook's own output (errors still show).
-
-    Returns:
-        The resolved :class:`Settings`.
-    """
     settings = get_settings()
     seed_everything(settings.seed)
-    if quiet_libraries:
-        import warnings
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*generation flags are not valid.*")
+    try:
+        from transformers.utils import logging as hf_logging
 
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        warnings.filterwarnings("ignore", message=".*generation flags are not valid.*")
-        try:
-            from transformers.utils import logging as hf_logging
-
-            hf_logging.set_verbosity_error()
-            hf_logging.disable_progress_bar()
-        except ImportError:
-            pass
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
     print(hardware_banner(settings))
     return settings
 
 
-def hardware_banner(settings: Settings | None = None) -> str:
-    """Three lines on what this run uses: profile and models, the machine, the library versions.
+#: The libraries whose versions change the workbook's numbers (shown in banners and results metadata).
+KEY_PACKAGES = ("torch", "transformers", "sentence-transformers", "peft", "faiss-cpu", "bm25s")
 
-    Printed by :func:`start_notebook` at the top of every notebook, so a saved notebook says
-    where its numbers were measured. Never includes paths, user names or tokens.
-    """
+
+def package_versions() -> dict[str, str | None]:
+    """Installed version of each of :data:`KEY_PACKAGES` (``None`` when it is not installed)."""
     import importlib.metadata
+
+    versions: dict[str, str | None] = {}
+    for dist in KEY_PACKAGES:
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = None
+    return versions
+
+
+def machine_info() -> dict[str, object]:
+    """What this run runs on: OS, CPU cores, RAM, GPU, torch threads, Hub access. No paths or names."""
     import platform
 
     import psutil
 
-    settings = settings or get_settings()
-    cpus = os.cpu_count() or 0
-    ram = psutil.virtual_memory().total / 2**30
-    versions = {"python": platform.python_version()}
-    gpu = "no GPU"
-    for dist in ("torch", "transformers", "peft", "sentence-transformers"):
-        try:
-            versions[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            continue
+    gpu, threads = "none", None
     try:
         import torch
 
+        threads = torch.get_num_threads()
         if torch.cuda.is_available():
             props = torch.cuda.get_device_properties(0)
-            gpu = f"GPU {props.name} ({props.total_memory / 2**30:.0f} GiB)"
+            gpu = f"{props.name} ({props.total_memory / 2**30:.0f} GiB)"
         elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            gpu = "Apple MPS GPU"
+            gpu = "Apple MPS"
     except ImportError:
         pass
-    where = "Colab" if in_colab() else platform.system()
-    hub = "offline" if hub_offline() else "online"
+    return {"system": f"{'Colab' if in_colab() else platform.system()} {platform.machine()}",
+            "CPU cores": os.cpu_count() or 0, "RAM (GiB)": round(psutil.virtual_memory().total / 2**30),
+            "GPU": gpu, "torch threads": threads, "Hub": "offline" if hub_offline() else "online",
+            "python": platform.python_version()}
+
+
+def hardware_banner(settings: Settings | None = None) -> str:
+    """Three lines: profile and models, the machine, the library versions. :func:`start_notebook` prints
+    it, so a saved notebook says where its numbers were measured; never paths, user names or tokens."""
+    settings = settings or get_settings()
+    m = machine_info()
+    versions = {"python": m["python"], **{k: v for k, v in package_versions().items() if v}}
+    gpu = "no GPU" if m["GPU"] == "none" else f"GPU {m['GPU']}"
     return (f"profile {settings.profile.name}: llm={settings.llm}  embedder={settings.embedder}  "
-            f"seed={settings.seed}  Hub {hub}\n"
-            f"machine: {where} {platform.machine()}, {cpus} CPU cores, {ram:.0f} GiB RAM, {gpu}\n"
+            f"seed={settings.seed}  Hub {m['Hub']}\n"
+            f"machine: {m['system']}, {m['CPU cores']} CPU cores, {m['RAM (GiB)']} GiB RAM, {gpu}\n"
             + "versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))

@@ -1,13 +1,7 @@
 """Turn measured token counts and times into money, for prices *you* pass in.
 
-The workbook never hard-codes "current" prices: they change monthly and differ per provider.
-Two ways to pay for inference are covered:
-
-* **per token** (a hosted API): ``TokenPrices(input_per_million=..., output_per_million=...)``;
-* **per hour** (your own machine or a rented GPU): ``HourlyPrice(per_hour=...)`` times the measured
-  compute seconds.
-
-The notebooks pass clearly labelled *example* prices; replace them with your own.
+Prices are never hard-coded (they change monthly and differ per provider; the notebooks' are examples):
+:class:`TokenPrices` for a hosted API, :class:`HourlyPrice` times compute seconds for your own machine.
 """
 
 from __future__ import annotations
@@ -60,17 +54,9 @@ def cost_table(
     prices: Mapping[str, TokenPrices | HourlyPrice],
     per_questions: int = 1000,
 ) -> pd.DataFrame:
-    """Cost of answering ``per_questions`` questions with each technique, under each price.
-
-    Args:
-        summary: one row per technique with mean ``prompt_tokens``, ``completion_tokens`` and
-            ``seconds`` per question (as produced by :func:`helpers.evaluation.summarize`).
-        prices: ``{column label: TokenPrices | HourlyPrice}``.
-        per_questions: the volume the costs are quoted for.
-
-    Returns:
-        One column per price label (values in that price's currency), indexed like ``summary``.
-    """
+    """Cost of answering ``per_questions`` questions with each technique: one column per label of
+    ``prices`` (in its currency), indexed like ``summary``, a :func:`helpers.evaluation.summarize`
+    table with mean ``prompt_tokens``, ``completion_tokens`` and ``seconds`` per question."""
     missing = {"prompt_tokens", "completion_tokens", "seconds"} - set(summary.columns)
     if missing:
         raise ValueError(f"summary lacks columns {sorted(missing)}")
@@ -82,11 +68,6 @@ def cost_table(
             per_q = [compute_cost(s, price) for s in summary["seconds"]]
         table[f"{label} ({price.currency} per {per_questions:,} questions)"] = [v * per_questions for v in per_q]
     return pd.DataFrame(table, index=summary.index)
-
-
-def total_cost(volume: float, build_cost: float, per_question: float) -> float:
-    """One-off build cost (indexing, training) plus ``volume`` questions at ``per_question``."""
-    return build_cost + volume * per_question
 
 
 def break_even_volume(build_a: float, per_question_a: float, build_b: float, per_question_b: float) -> float | None:

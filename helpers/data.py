@@ -1,26 +1,22 @@
-"""Load the shipped data as typed records.
+"""Load the shipped data as typed records (``data/README.md``: provenance, licences, schemas).
 
-* :func:`load_kb` — the fictional company's knowledge base (``data/kb/*.md``), or with
-  ``updated=True`` the same base after the v1 -> v2 policy updates in ``data/kb_updates/``.
-* :func:`load_kb_questions` — questions with gold answers, aliases, supporting documents,
-  type and split (``data/kb_questions.jsonl``).
-* :func:`load_general_questions` — general-knowledge and reasoning questions, for contrast.
-* :func:`load_python_faq` — a real retrieval benchmark built from the Python 3.11 FAQ.
-
-See ``data/README.md`` for provenance, licences and schemas.
+:func:`load_kb`: the fictional company's knowledge base (``data/kb/*.md``); :func:`load_kb_questions`:
+questions with gold answers, supporting documents, type and split; :func:`load_general_questions`:
+questions for contrast; :func:`load_python_faq`: a retrieval benchmark from the Python 3.11 FAQ.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from helpers.chunking import markdown_sections
 from helpers.config import get_settings
+from helpers.documents import Document, load_documents
 
 QuestionType = Literal["single-fact", "numeric", "paraphrase", "multi-doc", "unanswerable"]
 Split = Literal["train", "dev", "test"]
@@ -29,25 +25,9 @@ SPLITS: tuple[str, ...] = ("train", "dev", "test")
 
 
 @dataclass(frozen=True)
-class Document:
-    """One knowledge-base document: front matter fields plus the markdown body."""
-
-    doc_id: str
-    title: str
-    category: str
-    updated: str
-    text: str
-    path: Path | None = None
-    meta: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class Question:
-    """A knowledge-base question with its gold answer(s).
-
-    ``answer_after_update`` is set only for questions whose answer changes when the v2
-    policies in ``data/kb_updates/`` replace their v1.
-    """
+    """A knowledge-base question with its gold answer(s); ``answer_after_update`` is set only when the
+    answer changes as the v2 policies in ``data/kb_updates/`` replace their v1."""
 
     id: str
     question: str
@@ -98,50 +78,11 @@ class FaqQuestion:
     split: str
 
 
-def parse_front_matter(raw: str) -> tuple[dict[str, str], str]:
-    """Split ``---``-delimited ``key: value`` front matter from a markdown body.
-
-    Returns ``({}, raw)`` when the text has no front matter.
-    """
-    if not raw.startswith("---"):
-        return {}, raw
-    lines = raw.splitlines()
-    try:
-        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
-    except StopIteration as err:
-        raise ValueError("Front matter starts with '---' but is never closed.") from err
-    meta: dict[str, str] = {}
-    for line in lines[1:end]:
-        if line.strip():
-            key, sep, value = line.partition(":")
-            if not sep:
-                raise ValueError(f"Front matter line is not 'key: value': {line!r}")
-            meta[key.strip()] = value.strip()
-    return meta, "\n".join(lines[end + 1:]).strip() + "\n"
-
-
-def read_document(path: str | Path) -> Document:
-    """Read one knowledge-base markdown file into a :class:`Document`."""
-    path = Path(path)
-    meta, body = parse_front_matter(path.read_text(encoding="utf-8"))
-    doc_id = meta.get("id", path.stem)
-    if doc_id != path.stem:
-        raise ValueError(f"{path}: front matter id {doc_id!r} does not match the file name.")
-    return Document(doc_id=doc_id, title=meta.get("title", path.stem), category=meta.get("category", ""),
-                    updated=meta.get("updated", ""), text=body, path=path, meta=meta)
-
-
 def load_kb(updated: bool = False, data_dir: str | Path | None = None) -> dict[str, Document]:
-    """Load the knowledge base as ``{doc_id: Document}``, sorted by id.
-
-    Args:
-        updated: replace the documents that have a v2 in ``kb_updates/`` by that v2.
-        data_dir: the data folder (default: the configured one).
-    """
+    """The knowledge base as ``{doc_id: Document}``, sorted by id; ``updated=True`` puts each document's
+    v2 from ``kb_updates/`` in place of its v1. ``data_dir`` defaults to the configured data folder."""
     root = Path(data_dir) if data_dir else get_settings().data_dir
-    docs = {p.stem: read_document(p) for p in sorted((root / "kb").glob("*.md"))}
-    if not docs:
-        raise FileNotFoundError(f"No knowledge-base documents found in {root / 'kb'}.")
+    docs = dict(sorted(load_documents(root / "kb", recursive=False).items()))
     if updated:
         for doc in load_kb_updates(root).values():
             docs[doc.doc_id] = doc
@@ -151,7 +92,7 @@ def load_kb(updated: bool = False, data_dir: str | Path | None = None) -> dict[s
 def load_kb_updates(data_dir: str | Path | None = None) -> dict[str, Document]:
     """The v2 documents of the knowledge-update experiment, ``{doc_id: Document}``."""
     root = Path(data_dir) if data_dir else get_settings().data_dir
-    return {p.stem: read_document(p) for p in sorted((root / "kb_updates").glob("*.md"))}
+    return dict(sorted(load_documents(root / "kb_updates", recursive=False).items()))
 
 
 #: Row schemas of the JSONL files: key -> (kind, required). Kinds: "str", "list[str]", "str|None".
@@ -175,15 +116,13 @@ def _has_kind(value: object, kind: str) -> bool:
 
 
 def _read_jsonl_rows(path: Path, schema: dict[str, tuple[str, bool]] | None = None) -> list[tuple[int, dict]]:
-    """``(line number, row)`` for each non-blank line of a JSONL file, checked against ``schema``.
-
-    Line numbers are 1-based and count blank lines, as an editor shows them.
+    """``(line number, row)`` for each non-blank line of a JSONL file, checked against ``schema``
+    (line numbers 1-based, counting blank lines, as an editor shows them).
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: a line is not UTF-8, not valid JSON, not a JSON object, misses a required key,
-            has a value of the wrong type, or repeats an earlier row's ``id``; the message names
-            the file and the line.
+        ValueError: a line is not UTF-8, not JSON, not an object, misses a required key, has a value of
+            the wrong type or repeats an earlier ``id``; the message names the file and the line.
     """
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found; pass data_dir= the folder that holds it "
@@ -240,14 +179,10 @@ def load_kb_questions(
     types: str | Iterable[str] | None = None,
     data_dir: str | Path | None = None,
 ) -> list[Question]:
-    """Load knowledge-base questions, optionally only some splits and types.
-
-    Example: ``load_kb_questions("test", types=["single-fact", "paraphrase"])``.
+    """Knowledge-base questions of some splits and types (default: all), e.g. ``load_kb_questions("test")``.
 
     Raises:
-        ValueError: a row of ``kb_questions.jsonl`` is not valid JSON, misses a required key
-            (``id``, ``question``, ``answer``, ``type``, ``split``) or has a value of the wrong
-            type; the message names the file and the 1-based line number.
+        ValueError: a malformed row of ``kb_questions.jsonl`` (the message names file and line).
     """
     root = Path(data_dir) if data_dir else get_settings().data_dir
     questions = _read_questions(root / "kb_questions.jsonl")
@@ -257,10 +192,7 @@ def load_kb_questions(
 def load_general_questions(
     types: str | Iterable[str] | None = None, data_dir: str | Path | None = None
 ) -> list[Question]:
-    """Questions a small pretrained model *can* answer without documents, for contrast.
-
-    Type ``general`` (world knowledge: capitals, planets, ...) or ``reasoning`` (small
-    arithmetic/logic word problems); all in split ``dev``, with no supporting documents.
+    """Questions a small model *can* answer without documents, for contrast: ``general`` or ``reasoning``.
 
     Raises:
         ValueError: a malformed row of ``general_questions.jsonl`` (file and line in the message).
@@ -286,12 +218,10 @@ def _read_questions(path: Path) -> list[Question]:
 
 
 def load_fact_paraphrases(data_dir: str | Path | None = None) -> list[Question]:
-    """Train questions asked in other words (``kb_fact_paraphrases.jsonl``), as :class:`Question`
-    records with the source question's answer, aliases and documents and ``split="paraphrase"``.
+    """Train questions asked in other words (``kb_fact_paraphrases.jsonl``), with ``split="paraphrase"``.
 
     Raises:
-        ValueError: a row is malformed, or names a source question that does not exist or is not a
-            train question (file and line in the message).
+        ValueError: a malformed row, or a source that is not a train question (file and line given).
     """
     from dataclasses import replace
 
@@ -314,8 +244,7 @@ def load_python_faq(
     """Load the Python FAQ retrieval corpus: all passages, and the questions of ``split``.
 
     Raises:
-        ValueError: a malformed row of ``passages.jsonl`` or ``questions.jsonl`` (file and line
-            in the message).
+        ValueError: a malformed row of ``passages.jsonl`` or ``questions.jsonl`` (file and line given).
     """
     root = (Path(data_dir) if data_dir else get_settings().data_dir) / "python_faq"
     passages = [Passage(**{k: r[k] for k in _PASSAGE_SCHEMA})
@@ -326,44 +255,17 @@ def load_python_faq(
 
 
 def sample_questions(questions: Sequence[Question], n: int | None, seed: int | None = None) -> list[Question]:
-    """A deterministic random subset of ``n`` questions, kept in id order (all if ``n`` is None).
-
-    Used to cap expensive, long-prompt experiments on the CPU profile
-    (``settings.profile.max_eval_questions``) while keeping the same subset on every run.
-    """
+    """A deterministic random subset of ``n`` questions in id order (all if ``n`` is None): caps costly
+    experiments on the CPU profile (``profile.max_eval_questions``) with the same subset every run."""
     if n is None or n >= len(questions):
         return list(questions)
     rng = random.Random(get_settings().seed if seed is None else seed)
     return sorted(rng.sample(list(questions), n), key=lambda q: q.id)
 
 
-def stratified_subset(questions: Sequence[Question], per_type: int | None) -> list[Question]:
-    """The first ``per_type`` questions of each type, in file order (``None``: all questions).
-
-    A fixed, deterministic subset that keeps every question type represented when CPU time is short.
-    """
-    if per_type is None:
-        return list(questions)
-    taken: dict[str, int] = {}
-    out = []
-    for q in questions:
-        if taken.get(q.type, 0) < per_type:
-            taken[q.type] = taken.get(q.type, 0) + 1
-            out.append(q)
-    return out
-
-
-def markdown_sections(text: str) -> list[str]:
-    """Split a markdown document before each ``## `` heading (the text before the first is kept too)."""
-    return [s.strip() for s in re.split(r"\n(?=## )", text.strip()) if s.strip()]
-
-
 def gold_section(question: Question, kb: dict[str, Document]) -> str:
-    """The ``##`` section of the question's first supporting document that contains a gold answer.
-
-    This is an *oracle*: "RAG by hand", with a perfect retriever. Falls back to the document's
-    first section when no section contains the answer verbatim (e.g. derived answers).
-    """
+    """The ``##`` section of the question's first supporting document holding a gold answer, else its
+    first section (e.g. derived answers): an *oracle*, "RAG by hand" with a perfect retriever."""
     if not question.doc_ids:
         raise ValueError(f"{question.id} has no supporting document.")
     sections = markdown_sections(kb[question.doc_ids[0]].text)

@@ -1,18 +1,9 @@
-"""Score answers and rankings, and write result tables: one evaluation for every notebook.
+"""Score answers and rankings: one evaluation for every notebook.
 
-Answers (against a gold answer and its aliases):
-
-* ``exact_match`` — the normalized prediction equals a normalized gold answer;
-* ``contains_match`` — a normalized gold answer occurs in the prediction as whole words
-  (lenient: a small model that says "The window is 45 days." is right);
-* ``token_f1`` — word-overlap F1 with the best gold answer (SQuAD style);
-* ``is_abstention`` — the model declined to answer ("I don't know", "not in the context" …);
-  for unanswerable questions, abstaining *is* the correct answer.
-
-Format: ``parse_json_object`` finds and validates a JSON object with required keys.
-
-Rankings: ``recall_at_k``, ``mrr_at_k``, ``ndcg_at_k`` for a ranked list of ids against the set
-of relevant ids, and ``retrieval_report`` for a table over many queries and systems.
+Answers, against a gold answer and its aliases: :func:`exact_match`, :func:`contains_match` (whole
+words; lenient, so "The window is 45 days." is right), :func:`token_f1` (SQuAD style), :func:`is_abstention`
+(for unanswerable questions, abstaining *is* correct). Format: :func:`parse_json_object`. Rankings:
+:func:`recall_at_k`, :func:`mrr_at_k`, :func:`ndcg_at_k`, :func:`retrieval_report`.
 """
 
 from __future__ import annotations
@@ -21,22 +12,18 @@ import json
 import math
 import re
 import string
-import subprocess
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from helpers.config import REPO_ROOT, get_settings
+from helpers.generation import Generation, generate
 
 if TYPE_CHECKING:
     from helpers.data import Question
-    from helpers.generation import Generation
     from helpers.models import LLM
 
 # --------------------------------------------------------------------------- normalization
@@ -103,11 +90,8 @@ def is_abstention(prediction: str) -> bool:
 
 # --------------------------------------------------------------------------- JSON format
 def parse_json_object(text: str, required_keys: Sequence[str] = ()) -> dict[str, Any] | None:
-    """Find the first JSON object in ``text`` and check it has ``required_keys``.
-
-    Tolerates text or a markdown code fence around the object (models often add them);
-    returns ``None`` when there is no parseable object or a required key is missing.
-    """
+    """The first JSON object in ``text`` (text or a code fence around it is tolerated: models add them),
+    or ``None`` when there is none or it lacks one of ``required_keys``."""
     decoder = json.JSONDecoder()
     for match in re.finditer(r"\{", text):
         try:
@@ -141,11 +125,8 @@ def is_strict_json(text: str, required_keys: Sequence[str] = ()) -> bool:
 # --------------------------------------------------------------------------- answer scoring
 @dataclass(frozen=True)
 class AnswerScore:
-    """How one prediction scores against one question.
-
-    ``correct`` is the headline: for answerable questions the gold answer is contained in the
-    prediction (and the model did not abstain); for unanswerable ones the model abstained.
-    """
+    """How one prediction scores against one question. ``correct`` is the headline: answerable, the
+    gold answer is contained and the model did not abstain; unanswerable, the model abstained."""
 
     exact: bool
     contains: bool
@@ -176,18 +157,11 @@ def score_generations(
     updated: bool = False,
     system: str | None = None,
 ) -> pd.DataFrame:
-    """One row per question: the prediction, its scores, format compliance, tokens and time.
-
-    Args:
-        questions: the questions, in the order of ``generations``.
-        generations: the model outputs from :func:`helpers.generation.generate`.
-        answers: the answer text to score if it is not the raw output (e.g. the ``"answer"``
-            field extracted from JSON); default: each generation's text.
-        required_keys: if given, the output must be a JSON object with these keys; adds the
-            columns ``json_valid`` (object found) and ``json_strict`` (nothing but the object).
-        updated: score against the answers after the knowledge update.
-        system: a label stored in the ``system`` column (handy when concatenating runs).
-    """
+    """One row per question (in the order of ``generations``): the prediction, its scores, format
+    compliance, tokens and time. ``answers``: the text to score if not the raw output (e.g. a JSON
+    ``"answer"`` field). ``required_keys``: JSON keys the output must have; adds ``json_valid`` (object
+    found) and ``json_strict`` (nothing but the object). ``updated``: score against the post-update
+    answers; ``system``: a label for the ``system`` column (handy when concatenating runs)."""
     if len(questions) != len(generations):
         raise ValueError(f"{len(questions)} questions but {len(generations)} generations.")
     answers = [g.text for g in generations] if answers is None else list(answers)
@@ -218,22 +192,11 @@ def evaluate_prompts(
     updated: bool = False,
     **generate_kwargs: Any,
 ) -> pd.DataFrame:
-    """Generate one answer per prompt and score it: the one call behind every measured technique.
-
-    Args:
-        llm: the model.
-        questions: the questions the prompts ask, same order.
-        prompts: one prompt per question (string or chat messages).
-        label: the technique's name, stored in the ``system`` column.
-        required_keys: JSON keys the output must have (adds ``json_valid``/``json_strict``).
-        extract: turns the raw output into the answer to score, e.g. ``json_field("answer")``
-            or a function that keeps the text after "Answer:"; default: the raw text.
-        updated: score against the post-update answers.
-        **generate_kwargs: passed to :func:`helpers.generation.generate` (``system``,
-            ``max_new_tokens``, ``temperature``, ``stop``, ...).
-    """
-    from helpers.generation import generate
-
+    """Generate one answer per prompt (string or chat messages) and score it: the one call behind every
+    measured technique. ``label`` names the technique (``system`` column); ``required_keys`` and
+    ``updated`` are as in :func:`score_generations`; ``extract`` turns the raw output into the answer to
+    score (e.g. ``json_field("answer")``; default: the raw text); ``generate_kwargs`` go to
+    :func:`helpers.generation.generate` (``system``, ``max_new_tokens``, ``temperature``, ``stop``, ...)."""
     generations = generate(llm, list(prompts), desc=label, **generate_kwargs)
     answers = [extract(g.text) for g in generations] if extract is not None else None
     return score_generations(questions, generations, answers=answers, required_keys=required_keys,
@@ -241,13 +204,9 @@ def evaluate_prompts(
 
 
 def summarize(scores: pd.DataFrame, by: str | list[str] | None = None) -> pd.DataFrame:
-    """Aggregate :func:`score_generations` rows into the workbook's standard metrics.
-
-    Columns: ``accuracy`` (correct on answerable questions), ``exact``, ``f1``,
-    ``abstention_ok`` (abstained on unanswerable questions, if any), ``wrong_abstention``
-    (abstained on answerable ones), ``json_valid`` (if measured), mean ``prompt_tokens`` /
-    ``completion_tokens``, mean ``seconds`` per question, and ``n``.
-    """
+    """Aggregate :func:`score_generations` rows: ``accuracy`` (correct on answerable questions),
+    ``exact``, ``f1``, ``abstention_ok`` (abstained on unanswerable ones), ``wrong_abstention``
+    (abstained on answerable ones), ``json_valid`` (if measured), mean tokens and ``seconds``, ``n``."""
     def agg(df: pd.DataFrame) -> pd.Series:
         answerable = df[df["type"] != "unanswerable"]
         unanswerable = df[df["type"] == "unanswerable"]
@@ -307,13 +266,8 @@ def retrieval_report(
     relevant: Sequence[Iterable[str]],
     ks: Sequence[int] = (1, 5, 10),
 ) -> pd.DataFrame:
-    """Mean recall@k, MRR@10 and nDCG@10 per system.
-
-    Args:
-        runs: ``{system name: [ranked ids for query 0, query 1, ...]}``.
-        relevant: the relevant ids of each query, in the same order.
-        ks: cut-offs for recall.
-    """
+    """Mean recall@k (for each of ``ks``), MRR@10 and nDCG@10 per system; ``runs`` maps a system name to
+    its ranked ids per query, ``relevant`` gives each query's relevant ids, in the same order."""
     relevant = [set(r) for r in relevant]
     table = {}
     for name, ranked_lists in runs.items():
@@ -325,96 +279,3 @@ def retrieval_report(
         row["nDCG@10"] = sum(ndcg_at_k(r, rel) for r, rel in zip(ranked_lists, relevant)) / len(relevant)
         table[name] = row
     return pd.DataFrame(table).T
-
-
-# --------------------------------------------------------------------------- results files
-class ResultPath(type(Path())):  # the concrete PosixPath/WindowsPath: only the repr changes
-    """The path of a results file: a normal absolute ``Path`` that *displays* relative to the repo.
-
-    ``str()``, ``os.fspath()``, comparisons and every ``Path`` method see the absolute path; only
-    the repr is short (``ResultPath('results/03_retrieval_metrics.csv')``), so a notebook that shows
-    the return value of :func:`save_results` does not record the machine's folders. Paths outside
-    the repository keep their absolute repr.
-    """
-
-    def __repr__(self) -> str:
-        try:
-            relative = self.relative_to(REPO_ROOT)
-        except ValueError:
-            return super().__repr__()
-        return f"{type(self).__name__}({relative.as_posix()!r})"
-
-
-def run_metadata(**extra: Any) -> dict[str, Any]:
-    """Who/what/when of a run: models, profile, seed, key package versions, git commit."""
-    import importlib.metadata as md
-
-    settings = get_settings()
-    versions = {}
-    for pkg in ("torch", "transformers", "sentence-transformers", "peft", "faiss-cpu", "bm25s"):
-        try:
-            versions[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            versions[pkg] = None
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                                text=True, timeout=5).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        commit = None
-    return {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "profile": settings.profile.name,
-            "llm": settings.llm, "embedder": settings.embedder, "seed": settings.seed,
-            "git_commit": commit, "versions": versions, **extra}
-
-
-def save_results(table: pd.DataFrame, name: str, **metadata: Any) -> Path:
-    """Write ``table`` to ``results/<name>.csv`` and its run metadata to ``results/<name>.meta.json``.
-
-    The CSV is overwritten by each run of the same profile and models; notebook 05 reads these
-    files. Returns the CSV path (a :class:`ResultPath`: absolute, displayed relative to the repo).
-    """
-    folder = get_settings().results_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.csv"
-    table.to_csv(path, index=True)
-    (folder / f"{name}.meta.json").write_text(json.dumps(run_metadata(**metadata), indent=2, default=str))
-    return ResultPath(path)
-
-
-RUN_KEY = ("profile", "llm", "embedder", "seed", "git_commit")
-
-
-def append_run(table: pd.DataFrame, name: str, **metadata: Any) -> Path:
-    """Add ``table`` to ``results/<name>.runs.csv``, one block of rows per run configuration.
-
-    Each row gets the run's metadata columns (``profile``, ``llm``, ``embedder``, ``seed``,
-    ``git_commit``, ``time`` and any ``metadata`` given). Rows from an earlier run with the same
-    configuration are replaced, so re-running a notebook never duplicates them; runs with other
-    models or settings are kept side by side for :func:`load_runs`. Returns the path (a
-    :class:`ResultPath`).
-    """
-    meta = run_metadata(**metadata)
-    flat = {k: (json.dumps(v, default=str) if isinstance(v, dict | list) else v)
-            for k, v in meta.items() if k != "versions"}
-    flat["versions"] = json.dumps(meta["versions"])
-    rows = table.reset_index() if table.index.name else table.copy()
-    for key, value in flat.items():
-        rows[key] = value
-    folder = get_settings().results_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.runs.csv"
-    if path.exists():
-        old = pd.read_csv(path, dtype={"git_commit": str})
-        same = pd.Series(True, index=old.index)
-        for key in RUN_KEY:
-            same &= old[key].astype(str) == str(flat[key])
-        rows = pd.concat([old[~same], rows], ignore_index=True)
-    tmp = path.with_suffix(".tmp")
-    rows.to_csv(tmp, index=False)
-    tmp.replace(path)
-    return ResultPath(path)
-
-
-def load_runs(name: str) -> pd.DataFrame:
-    """Every run stored by :func:`append_run` under ``name`` (empty if there is none yet)."""
-    path = get_settings().results_dir / f"{name}.runs.csv"
-    return pd.read_csv(path, dtype={"git_commit": str}) if path.exists() else pd.DataFrame()

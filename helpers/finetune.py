@@ -1,21 +1,10 @@
-"""LoRA fine-tuning with transformers + peft: training examples, loss masking, training, adapters.
+"""LoRA fine-tuning with transformers + peft: training examples, loss masking, training, the adapter cache.
 
-The pieces, in the order notebook 04 uses them:
-
-* :func:`task_a_examples` / :func:`task_b_examples` build chat examples (prompt messages plus
-  the assistant's target) from the knowledge base's train/dev questions; never from ``test``.
-* :func:`tokenize_example` renders an example with the model's chat template and masks the loss
-  to the assistant's tokens (labels ``-100`` everywhere else).
-* :func:`lora_config` / :func:`add_lora` wrap a model with low-rank adapters and report the
-  trainable-parameter count.
-* :func:`train_lora` runs ``transformers.Trainer`` (progress bar, loss log, wall time, peak
-  memory) and saves the adapter; :func:`load_adapter` puts a saved adapter on a fresh base and
-  :func:`merge_adapter` folds it into the weights; :func:`load_or_train_adapter` caches adapters
-  under ``<cache>/adapters/`` keyed by everything that determines them, so notebook 05 reuses
-  notebook 04's adapter or retrains it when missing.
-
-On CUDA the base is trained in bf16 (fp16 where bf16 is unsupported) and, when ``qlora=True`` and
-``bitsandbytes`` is installed, loaded in 4 bits (QLoRA); on CPU everything stays fp32.
+:func:`task_a_examples` / :func:`task_b_examples` build chat examples from train/dev questions (never
+``test``); :func:`tokenize_example` masks the loss to the assistant's tokens; :func:`train_lora` adds
+low-rank adapters, trains and saves them (:mod:`helpers.adapters`); :func:`load_or_train_adapter` caches
+them under ``<cache>/adapters/`` by fingerprint, so notebook 05 reuses notebook 04's. On CUDA the base
+trains in bf16 (or fp16), in 4 bits with ``qlora=True`` and bitsandbytes; on CPU in fp32.
 """
 
 from __future__ import annotations
@@ -23,47 +12,50 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import resource
-import shutil
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from helpers.adapters import (
+    AdapterError,
+    TrainingRun,
+    check_adapter_target,
+    load_adapter,
+    peak_rss_gb,
+    read_training_run,
+    save_adapter,
+)
 from helpers.config import get_settings
+from helpers.data import load_kb_questions
+from helpers.evaluation import contains_match
 from helpers.generation import Message, to_messages
+from helpers.models import load_llm, resolve_device
+from helpers.prompts import ABSTAIN_ANSWER, SHORT_ANSWER, closed_book_prompt, json_answer, json_rag_prompt
+from helpers.retrieval import Hit
 
 if TYPE_CHECKING:
     from helpers.data import Question
     from helpers.models import LLM
-    from helpers.retrieval import Hit, Retriever
-
-#: Task B's instruction: a closed-book question with a short answer.
-FACT_INSTRUCTION = "Answer with a few words only."
-
-
-class AdapterError(RuntimeError):
-    """A saved adapter is missing, incomplete or does not fit the base model."""
+    from helpers.retrieval import Retriever
 
 
 @dataclass
 class SFTExample:
-    """One supervised example: the prompt as chat messages and the assistant's target text."""
+    """One supervised example: the question, the prompt as chat messages, the assistant's target."""
 
     messages: list[Message]
     target: str
     kind: str = ""  # e.g. "answer", "abstain (no support retrieved)", "fact"
     question_id: str = ""
+    question: str = ""
 
 
 # --------------------------------------------------------------------------- examples
 def _support_chunks(question: Question, retriever: Retriever) -> list[Hit]:
     """Chunks of the question's supporting documents that contain the gold answer."""
-    from helpers.evaluation import contains_match
-    from helpers.retrieval import Hit
-
     found = []
     for doc_id in question.doc_ids:
         for chunk in retriever.chunks_of(doc_id):
@@ -82,24 +74,12 @@ def task_a_examples(
 ) -> list[SFTExample]:
     """JSON answer-with-sources examples on retrieved context (task A of notebook 04).
 
-    For each answerable question the context is its top-``k`` retrieved chunks; when none of them
-    holds the answer, the best chunk that does replaces the last hit (so every "answer" example is
-    answerable from its context). The target is ``{"answer": <gold>, "sources": [<chunk ids that
-    hold the answer>]}``. A share ``abstain_share`` of the answerable questions also yields an
-    *abstain* example whose context has every chunk of the supporting documents removed, and
-    unanswerable questions yield abstain examples on their retrieved context; their target is
-    ``{"answer": "I don't know", "sources": []}``.
-
-    Args:
-        questions: training questions (use the ``train``/``dev`` splits; never ``test``).
-        retriever: the retriever whose chunks and ids the model will see at question time.
-        k: chunks per prompt, as at inference.
-        abstain_share: fraction of answerable questions that also get an abstain example.
-        seed: for choosing those questions (default: the configured seed).
-    """
-    from helpers.evaluation import contains_match
-    from helpers.rag import ABSTAIN_ANSWER, json_answer, json_rag_prompt
-
+    Answerable questions get their top-``k`` chunks from ``retriever`` (the one used at question time);
+    if none holds the answer, the best chunk that does replaces the last. Target: ``{"answer": <gold>,
+    "sources": [<chunk ids holding it>]}``. A share ``abstain_share`` of them (chosen with ``seed``)
+    also yields an *abstain* example with the supporting documents' chunks removed, as do unanswerable
+    questions on their retrieved context: target ``{"answer": "I don't know", "sources": []}``.
+    ``questions`` come from ``train``/``dev``; a ``test`` question raises ``ValueError``."""
     if any(q.split == "test" for q in questions):
         raise ValueError("Training examples must not use test questions (notebook 05 evaluates on them).")
     rng = random.Random(get_settings().seed if seed is None else seed)
@@ -108,7 +88,7 @@ def task_a_examples(
         hits = retriever.search(q.question, k=k)
         if not q.answerable:
             examples.append(SFTExample(to_messages(json_rag_prompt(q.question, hits)),
-                                       json_answer(ABSTAIN_ANSWER), "abstain (unanswerable)", q.id))
+                                       json_answer(ABSTAIN_ANSWER), "abstain (unanswerable)", q.id, q.question))
             continue
         context = hits
         holding = [h for h in context if h.doc_id in q.doc_ids and contains_match(h.text, q.gold())]
@@ -119,29 +99,25 @@ def task_a_examples(
             context = [*context[:k - 1], support[0]]
             holding = [support[0]]
         examples.append(SFTExample(to_messages(json_rag_prompt(q.question, context)),
-                                   json_answer(q.answer, [h.chunk_id for h in holding]), "answer", q.id))
+                                   json_answer(q.answer, [h.chunk_id for h in holding]), "answer", q.id, q.question))
         if rng.random() < abstain_share:
             deeper = retriever.search(q.question, k=k + 8)  # enough hits left once the support is removed
             unsupported = [h for h in deeper if h.doc_id not in q.doc_ids][:k]
             examples.append(SFTExample(to_messages(json_rag_prompt(q.question, unsupported)),
-                                       json_answer(ABSTAIN_ANSWER), "abstain (no support retrieved)", q.id))
+                                       json_answer(ABSTAIN_ANSWER), "abstain (no support retrieved)", q.id,
+                                       q.question))
     rng.shuffle(examples)
     return examples
 
 
 def task_b_examples(questions: Sequence[Question], *, updated: bool = False,
-                    instruction: str = FACT_INSTRUCTION) -> list[SFTExample]:
-    """Closed-book fact examples (task B): the question alone, the gold answer as target.
-
-    ``updated=True`` trains the post-update answers (what retraining after a change means).
-    Unanswerable questions are skipped: there is no fact to learn.
-    """
-    from helpers.prompts import closed_book_prompt
-
+                    instruction: str = SHORT_ANSWER) -> list[SFTExample]:
+    """Closed-book fact examples (task B): the question alone, the gold answer (post-update with
+    ``updated=True``) as target; unanswerable questions are skipped (no fact to learn)."""
     if any(q.split == "test" for q in questions):
         raise ValueError("Training examples must not use test questions (notebook 05 evaluates on them).")
     return [SFTExample(to_messages(closed_book_prompt(q.question, instruction=instruction)),
-                       q.gold(updated)[0], "fact", q.id)
+                       q.gold(updated)[0], "fact", q.id, q.question)
             for q in questions if q.answerable]
 
 
@@ -158,11 +134,8 @@ def render_example(tokenizer: Any, example: SFTExample) -> tuple[str, str]:
 
 
 def tokenize_example(tokenizer: Any, example: SFTExample, max_length: int = 1024) -> dict[str, list[int]] | None:
-    """Token ids with the loss masked to the assistant's answer (labels ``-100`` on the prompt).
-
-    Returns ``None`` when the example does not fit in ``max_length`` tokens: cutting it would
-    either drop the answer (nothing to learn) or part of the context the answer comes from.
-    """
+    """Token ids with the loss masked to the assistant's answer (labels ``-100`` on the prompt), or
+    ``None`` if longer than ``max_length``: cutting would drop the answer or the context it comes from."""
     prompt, completion = render_example(tokenizer, example)
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
@@ -216,8 +189,6 @@ TASK_B_LORA = LoraSettings(r=16, alpha=32, dropout=0.0, target_modules=ALL_LINEA
 def task_b_facts() -> list[Question]:
     """The facts task B trains: every answerable train question plus the dev questions whose answer
     changes with the knowledge update (so the update experiment has trained facts to change)."""
-    from helpers.data import load_kb_questions
-
     dev_changing = [q for q in load_kb_questions("dev") if q.changes_on_update]
     return [q for q in load_kb_questions("train") if q.answerable] + dev_changing
 
@@ -239,11 +210,8 @@ def count_parameters(model: Any) -> tuple[int, int]:
 
 
 def count_lora_parameters(model: Any, lora: LoraSettings | None = None) -> dict[str, float]:
-    """What a LoRA config would train, computed from the layer shapes without changing the model.
-
-    Each targeted ``Linear(in, out)`` gets ``A`` (r × in) and ``B`` (out × r): ``r * (in + out)``
-    trainable parameters instead of the ``in * out`` a full fine-tune would update.
-    """
+    """What a LoRA config would train, from the layer shapes: each targeted ``Linear(in, out)`` gets
+    ``A`` (r × in) and ``B`` (out × r), ``r * (in + out)`` parameters instead of a full ``in * out``."""
     import torch
 
     lora = lora or LoraSettings()
@@ -282,44 +250,12 @@ def load_base_for_training(name: str | None = None, lora: LoraSettings | None = 
     """Load the base model for training: 4-bit (QLoRA) when asked for, on CUDA, with bitsandbytes."""
     import importlib.util
 
-    from helpers.models import load_llm, resolve_device
-
     lora = (lora or LoraSettings()).resolved()
     if lora.qlora and resolve_device(None) == "cuda":
         if importlib.util.find_spec("bitsandbytes") is None:
             raise ImportError("QLoRA needs bitsandbytes: pip install bitsandbytes (CUDA only), or set qlora=False.")
         return load_llm(name, quantize_4bit=True)
     return load_llm(name)
-
-
-@dataclass
-class TrainingRun:
-    """What :func:`train_lora` did: where the adapter is and what it cost."""
-
-    adapter_dir: Path
-    base_model: str
-    steps: int
-    examples: int
-    skipped_too_long: int
-    mean_tokens: float
-    seconds: float
-    losses: list[tuple[int, float]]
-    trainable_parameters: int
-    total_parameters: int
-    peak_rss_gb: float
-    peak_gpu_gb: float | None
-    device: str
-    lora: dict[str, Any] = field(default_factory=dict)
-    loaded_from_cache: bool = False
-
-    @property
-    def trainable_share(self) -> float:
-        return self.trainable_parameters / self.total_parameters
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["adapter_dir"] = str(self.adapter_dir)
-        return out
 
 
 class _ListDataset:
@@ -335,14 +271,6 @@ class _ListDataset:
         return self.rows[i]
 
 
-def peak_rss_gb() -> float:
-    """Peak resident memory of this process so far, in GB (Linux/macOS)."""
-    import sys
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 ** 3 if sys.platform == "darwin" else 1024 ** 2)
-
-
 def train_lora(
     llm: LLM,
     examples: Sequence[SFTExample],
@@ -353,19 +281,10 @@ def train_lora(
 ) -> TrainingRun:
     """Add LoRA adapters to ``llm`` (in place), train them on ``examples`` and save the adapter.
 
-    Uses ``transformers.Trainer`` with a padding collator that pads labels with ``-100`` (so
-    padding never counts in the loss), a linear schedule with warm-up, seeded data order, a tqdm
-    progress bar, and a loss log every few steps. bf16/fp16 mixed precision on CUDA, fp32 on CPU.
-    After training the model is left in eval mode, ready for :func:`helpers.generation.generate`.
-
-    Args:
-        llm: the base model (from :func:`helpers.models.load_llm`); it is modified in place.
-        examples: training examples from :func:`task_a_examples` / :func:`task_b_examples`.
-        output_dir: where the adapter (``adapter_model.safetensors``, ``adapter_config.json``) and
-            ``training.json`` (this run's record) are written.
-        lora: rank, alpha, dropout, target modules, learning rate, steps, batch size.
-        progress: show the progress bar.
-    """
+    ``transformers.Trainer`` with labels padded with ``-100`` (padding never counts in the loss), a
+    linear schedule with warm-up, seeded data order and a loss log; bf16/fp16 on CUDA, fp32 on CPU.
+    ``output_dir`` receives the adapter and ``training.json`` (this run's record). The model is left
+    in eval mode, ready for :func:`helpers.generation.generate`."""
     import torch
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
     from transformers.utils import logging as hf_logging
@@ -378,7 +297,7 @@ def train_lora(
     if not kept:
         raise ValueError(f"Every example is longer than max_length={lora.max_length} tokens.")
     output_dir = Path(output_dir)
-    _check_adapter_target(output_dir)  # before training, not after minutes of it
+    check_adapter_target(output_dir)  # before training, not after minutes of it
     torch.manual_seed(lora.seed)
     add_lora(llm, lora)
     trainable, total = count_parameters(llm.model)
@@ -434,154 +353,6 @@ def train_lora(
     return run
 
 
-#: What a saved adapter folder may hold; :func:`save_adapter` refuses to replace a folder with anything else.
-ADAPTER_FILES = frozenset({"adapter_config.json", "adapter_model.safetensors", "adapter_model.bin", "training.json",
-                           "README.md", "trainer"})
-
-
-def _check_adapter_target(folder: Path) -> None:
-    """Refuse to write an adapter over a folder that holds files an adapter does not have."""
-    if folder.exists() and not folder.is_dir():
-        raise FileExistsError(f"{folder} is a file; give train_lora() a folder path for the adapter.")
-    others = sorted(p.name for p in folder.iterdir() if p.name not in ADAPTER_FILES) if folder.is_dir() else []
-    if others:
-        raise FileExistsError(
-            f"Refusing to save the adapter into {folder}: it holds files that are not part of an adapter "
-            f"({', '.join(others[:5])}{', ...' if len(others) > 5 else ''}), and saving replaces the whole "
-            "folder. Nothing was written; choose a new or empty folder.")
-
-
-def save_adapter(llm: LLM, run: TrainingRun) -> Path:
-    """Write the adapter and ``training.json`` atomically: a half-written adapter never replaces
-    a good one (the files go to a temporary folder that is renamed into place).
-
-    Raises:
-        FileExistsError: ``run.adapter_dir`` is a file, or a folder holding files that are not
-            part of a saved adapter (they would be deleted); nothing is written.
-    """
-    final = Path(run.adapter_dir)
-    _check_adapter_target(final)
-    tmp = final.with_name(final.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    llm.model.save_pretrained(str(tmp))
-    (tmp / "training.json").write_text(json.dumps(run.to_dict(), indent=2, default=str))
-    shutil.rmtree(final / "trainer", ignore_errors=True)
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
-    return final
-
-
-def adapter_size_mb(path: str | Path) -> float:
-    """Size of the adapter weights on disk, in MB."""
-    return sum(f.stat().st_size for f in Path(path).glob("adapter_model.*")) / 1e6
-
-
-def _safetensors_problem(path: Path) -> str | None:
-    """What is wrong with a ``.safetensors`` file (``None``: its header is intact and the file is as
-    long as the header says). Reads only the header, not the weights."""
-    size = path.stat().st_size
-    with path.open("rb") as fh:
-        head = fh.read(8)
-        if len(head) < 8:
-            return f"it is only {size} bytes long"
-        n = int.from_bytes(head, "little")
-        if n > size - 8:
-            return f"it is truncated ({size} bytes; its header alone should take {n + 8})"
-        try:
-            header = json.loads(fh.read(n))
-            ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"]
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
-            return "its header is not valid safetensors metadata"
-    expected = 8 + n + max(ends, default=0)
-    if size < expected:
-        return f"it is truncated ({size} of {expected} bytes)"
-    return None
-
-
-def _check_adapter_files(folder: Path) -> None:
-    """Raise :class:`AdapterError` if ``adapter_config.json`` or the weights file is damaged."""
-    config = folder / "adapter_config.json"
-    try:
-        data = json.loads(config.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise AdapterError(f"{config} is not valid JSON ({err}): the adapter is damaged. Retrain it with "
-                           "train_lora() or restore the folder from a copy.") from None
-    if not isinstance(data, dict) or "peft_type" not in data:
-        raise AdapterError(f"{config} is not a peft adapter config (no 'peft_type' key): the adapter is damaged. "
-                           "Retrain it with train_lora() or restore the folder from a copy.")
-    weights = folder / "adapter_model.safetensors"
-    problem = _safetensors_problem(weights) if weights.is_file() else None
-    if problem:
-        raise AdapterError(f"{weights} is damaged: {problem}. Retrain the adapter with train_lora() or restore "
-                           "the folder from a copy.")
-
-
-def read_training_run(adapter_dir: str | Path) -> TrainingRun:
-    """The :class:`TrainingRun` saved next to an adapter, after checking the adapter's files.
-
-    Nothing in the folder is modified.
-
-    Raises:
-        AdapterError: the folder is not a complete saved adapter, ``training.json`` or
-            ``adapter_config.json`` is unreadable, or the weights file is truncated.
-    """
-    folder = Path(adapter_dir)
-    needed = [folder / "adapter_config.json", folder / "training.json"]
-    if not all(p.is_file() for p in needed) or not list(folder.glob("adapter_model.*")):
-        raise AdapterError(f"{folder} is not a complete saved adapter (expected adapter_config.json, "
-                           "adapter_model.safetensors and training.json); retrain it with train_lora().")
-    try:
-        data = json.loads((folder / "training.json").read_text())
-        data["adapter_dir"] = folder
-        data["losses"] = [tuple(x) for x in data["losses"]]
-        run = TrainingRun(**data)
-    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError) as err:
-        raise AdapterError(f"{folder / 'training.json'} is unreadable ({err}); retrain the adapter.") from None
-    _check_adapter_files(folder)
-    return run
-
-
-def load_adapter(adapter_dir: str | Path, base: LLM | None = None) -> LLM:
-    """A base model with the saved adapter on top, ready to generate.
-
-    Args:
-        adapter_dir: a folder written by :func:`train_lora`.
-        base: a freshly loaded base model to put the adapter on (default: load the one the
-            adapter was trained on). It must not already carry adapters.
-
-    Raises:
-        AdapterError: the adapter is incomplete or damaged (the message names the file), or was
-            trained on another base model. The folder is never modified.
-    """
-    run = read_training_run(adapter_dir)  # checks the files before the (slow) imports
-
-    from peft import PeftModel
-    from safetensors import SafetensorError
-
-    from helpers.models import load_llm
-
-    base = base or load_llm(run.base_model)
-    if base.name != run.base_model:
-        raise AdapterError(f"The adapter in {adapter_dir} was trained on {run.base_model!r}, not {base.name!r}.")
-    try:
-        base.model = PeftModel.from_pretrained(base.model, str(adapter_dir))
-    except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
-        first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise AdapterError(f"Could not load the adapter in {adapter_dir} ({first_line}); retrain it with "
-                           "train_lora() or restore the folder from a copy.") from None
-    base.model.eval()
-    return base
-
-
-def merge_adapter(llm: LLM) -> LLM:
-    """Fold the LoRA update into the base weights (``merge_and_unload``): same outputs, no adapter
-    overhead at inference, but the result is a full-size model again."""
-    llm.model = llm.model.merge_and_unload()
-    llm.model.eval()
-    return llm
-
-
 # --------------------------------------------------------------------------- caching
 def fingerprint(examples: Sequence[SFTExample], lora: LoraSettings, base_model: str) -> str:
     """A short hash of everything that determines an adapter: data, settings and base model."""
@@ -599,11 +370,8 @@ def adapter_dir_for(task: str, examples: Sequence[SFTExample], lora: LoraSetting
 def load_or_train_adapter(task: str, examples: Sequence[SFTExample], *, lora: LoraSettings | None = None,
                           base_model: str | None = None, retrain: bool = False,
                           progress: bool = True) -> tuple[LLM, TrainingRun]:
-    """The adapter for ``task`` trained on ``examples``: loaded from the cache, or trained now.
-
-    Returns the model with the adapter and the :class:`TrainingRun` (``loaded_from_cache`` says
-    which happened). ``retrain=True`` always trains (and replaces the cached adapter).
-    """
+    """The model with the adapter for ``task`` trained on ``examples``, loaded from the cache or trained
+    now (always with ``retrain=True``), and its :class:`TrainingRun` (see ``loaded_from_cache``)."""
     lora = lora or LoraSettings()
     base = load_base_for_training(base_model, lora)
     folder = adapter_dir_for(task, examples, lora, base.name)

@@ -1,12 +1,9 @@
 """Batched text generation with a chat template, token counts and timings.
 
-``generate(llm, prompts)`` is the one way the notebooks talk to a language model:
-
-* each prompt is a plain string (sent as the user turn) or a list of chat messages;
-* the model's chat template is applied (``chat=False`` sends the raw text instead);
-* prompts are sorted by length and generated in batches, padded on the left;
-* decoding is greedy by default, so the same prompt gives the same answer every time;
-* every result carries the prompt/completion token counts and the time it took.
+``generate(llm, prompts)`` is the one way the notebooks talk to a language model: prompts (strings,
+sent as the user turn, or chat messages) go through the model's chat template, are sorted by length
+and generated in left-padded batches; decoding is greedy by default, so the same prompt gives the
+same answer every time; every result carries its token counts and time.
 """
 
 from __future__ import annotations
@@ -29,17 +26,10 @@ Prompt = str | Sequence[Message]
 
 @dataclass
 class Generation:
-    """One model answer with what it cost.
-
-    Attributes:
-        text: the completion, special tokens removed and cut at the first stop string.
-        prompt_tokens: tokens in the rendered prompt (padding excluded).
-        completion_tokens: tokens the model generated (up to and including its end token).
-        seconds: wall time of the batch this answer was generated in, divided by the batch size.
-        batch_seconds: wall time of that whole batch (what a single user waits).
-        prompt: the exact text the model saw.
-        finish_reason: ``"stop"`` (end token or stop string) or ``"length"`` (hit max_new_tokens).
-    """
+    """One model answer with what it cost: ``text`` (special tokens removed, cut at the first stop string),
+    ``prompt_tokens`` (no padding), ``completion_tokens`` (with the end token), ``seconds`` (batch wall
+    time / batch size), ``batch_seconds`` (what a single user waits), ``prompt`` (the exact text the model
+    saw) and ``finish_reason`` (``"stop"``: end token or stop string; ``"length"``: hit max_new_tokens)."""
 
     text: str
     prompt_tokens: int
@@ -65,12 +55,9 @@ def to_messages(prompt: Prompt, system: str | None = None) -> list[Message]:
 
 
 def render_prompt(llm: LLM, prompt: Prompt, *, system: str | None = None, chat: bool = True) -> str:
-    """The exact text the model sees for ``prompt``.
-
-    With ``chat=True`` the tokenizer's chat template wraps the messages in the model's special
-    tokens and opens the assistant's turn. With ``chat=False`` a string is passed through as raw
-    text to complete (messages are joined with blank lines), which is what a base model expects.
-    """
+    """The exact text the model sees: with ``chat=True`` the chat template wraps the messages in the
+    model's special tokens and opens the assistant's turn; ``chat=False`` passes raw text to complete
+    (messages joined by blank lines), which is what a base model expects."""
     if not chat:
         if isinstance(prompt, str):
             return prompt if system is None else f"{system}\n\n{prompt}"
@@ -112,26 +99,18 @@ def generate(
     progress: bool | None = None,
     desc: str = "Generating",
 ) -> list[Generation]:
-    """Generate completions for one or many prompts, batched.
+    """Generate completions for one or many prompts, batched: one :class:`Generation` per prompt, in
+    input order (a single prompt counts as a list of one).
 
     Args:
-        llm: a model from :func:`helpers.models.load_llm`.
-        prompts: a string, a list of chat messages, or a list of either. A single prompt is
-            treated as a list of one; the result is always a list in the input order.
+        prompts: a string, a list of chat messages, or a list of either.
         system: an optional system message put before each prompt.
         chat: apply the model's chat template (default) or send raw text.
-        max_new_tokens: cap on generated tokens (default: the profile's).
-        batch_size: prompts per forward pass (default: the profile's). Results do not depend on it.
-        temperature: 0 = greedy (deterministic); > 0 samples with this temperature.
-        top_p: nucleus sampling threshold (only when sampling).
-        seed: seed for sampling (default: the configured seed), so sampled runs repeat too.
+        max_new_tokens, batch_size: default: the profile's (results do not depend on ``batch_size``).
+        temperature: 0 = greedy (deterministic); > 0 samples, with ``top_p`` and ``seed`` (default:
+            the configured seed, so sampled runs repeat too).
         stop: strings that end the answer; the text is cut before the first one.
-        progress: show a progress bar (default: when there is more than one batch, or at least
-            256 tokens to generate, i.e. a few seconds of work on a CPU).
-        desc: progress-bar label.
-
-    Returns:
-        One :class:`Generation` per prompt.
+        progress: show a progress bar (default: for more than one batch or >= 256 tokens to generate).
     """
     import torch
     from transformers import GenerationConfig

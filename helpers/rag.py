@@ -1,49 +1,49 @@
 """Answer questions from retrieved chunks, with citations that are parsed and verified.
 
-question -> ``retriever.search`` -> numbered, id-labelled chunks in a prompt (context first,
-question last: :func:`helpers.prompts.context_prompt`) -> ``generate`` -> :func:`parse_citations`
--> :func:`verify_citations` -> one scored row per question (:func:`score_rag`).
-
-A citation is *verified* when the cited id was among the retrieved chunks (the model did not
-invent it), and *correct* when it is a supporting document of the question; a quoted span in the
-answer is verified when it really occurs in a cited document. Citation precision = correct
-citations / all citations; citation recall = supporting documents cited / supporting documents.
+question -> ``retriever.search`` -> id-labelled chunks in a prompt (:mod:`helpers.prompts`) -> ``generate``
+-> :func:`parse_citations` -> :func:`verify_citations` -> one scored row per question (:func:`score_rag`).
+A citation is *verified* when the cited id was retrieved (not invented) and *correct* when it is a
+supporting document; a quoted span is verified when it really occurs in a cited document.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from helpers.prompts import ABSTAIN, CITE, SHORT_ANSWER, closed_book_prompt, context_prompt
+from helpers.evaluation import is_abstention, normalize, parse_json_object, score_generations
+from helpers.generation import Generation, generate
+from helpers.prompts import (
+    JSON_KEYS,
+    JSON_RAG_INSTRUCTION,
+    RAG_INSTRUCTION,
+    check_questions,
+    json_rag_prompt,
+    rag_prompt,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from helpers.data import Question
-    from helpers.generation import Generation
     from helpers.models import LLM
     from helpers.retrieval import Hit, Retriever
-
-#: The instruction of the RAG prompt: short answer, cite the source id, abstain if not in the text.
-RAG_INSTRUCTION = f"{SHORT_ANSWER} {CITE} {ABSTAIN}"
-
-#: The JSON answer format of notebook 04 (task A) and 05: answer plus the chunk ids used, or abstain.
-JSON_RAG_INSTRUCTION = ('Reply with JSON only: {"answer": "<short answer>", "sources": ["<id of each passage used>"]}. '
-                        'If the text does not contain the answer, reply: {"answer": "I don\'t know", "sources": []}')
-JSON_KEYS = ("answer", "sources")
-ABSTAIN_ANSWER = "I don't know"
 
 _BRACKET = re.compile(r"\[([^\[\]\n]{1,120})\]")
 _QUOTE = re.compile(r"[\"“]([^\"“”]{12,300})[\"”]")
 
 
 @dataclass
-class RagAnswer:
-    """One answered question: the raw output, the answer without citations, citations and hits."""
+class Answer:
+    """One answered question, the same record for every system (prompt-only, RAG, LoRA, ...).
+
+    ``text`` is the raw output; ``answer`` is what is scored: a JSON answer's ``"answer"`` field (the
+    raw text when the output is not valid JSON, so accuracy is measured apart from format), else the
+    text without ``[...]`` citations (closed-book: the raw text). ``citations``: cited document ids
+    (JSON ``"sources"`` or brackets); ``hits``: the chunks in the prompt; ``prompt``: before the chat
+    template; ``parsed``: the JSON answer (``None`` if invalid, or for text)."""
 
     question: str
     text: str
@@ -53,6 +53,7 @@ class RagAnswer:
     generation: Generation
     prompt: str = ""
     style: Literal["text", "json"] = "text"
+    parsed: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -71,50 +72,8 @@ class CitationCheck:
     notes: list[str] = field(default_factory=list)
 
 
-def rag_passages(hits: Sequence[Hit]) -> list[tuple[str, str]]:
-    """``(doc_id, text)`` pairs for :func:`helpers.prompts.context_prompt`, best hit first."""
-    return [(h.doc_id, h.text) for h in hits]
-
-
-def _check_questions(questions: Any, caller: str) -> list[str]:
-    """``questions`` as a list of non-blank strings (see :func:`helpers.retrieval.check_texts`)."""
-    from helpers.retrieval import check_texts
-
-    return check_texts(questions, noun="question", caller=caller, one_string_fix="pass [question]",
-                       empty_fix="there is nothing to answer. Pass the question's text")
-
-
-def rag_prompt(question: str, hits: Sequence[Hit], *, instruction: str = RAG_INSTRUCTION,
-               delimit: bool = False) -> str:
-    """The RAG prompt: the retrieved chunks, each labelled ``[doc-id]``, then question and instruction.
-
-    Raises:
-        ValueError: ``question`` is empty or whitespace only.
-    """
-    _check_questions([question], "rag_prompt")
-    return context_prompt(question, rag_passages(hits), instruction=instruction, delimit=delimit)
-
-
-def json_rag_prompt(question: str, hits: Sequence[Hit], *, instruction: str = JSON_RAG_INSTRUCTION) -> str:
-    """The JSON-answer RAG prompt: chunks labelled by *chunk* id (``doc#n``), question, format.
-
-    Raises:
-        ValueError: ``question`` is empty or whitespace only.
-    """
-    _check_questions([question], "json_rag_prompt")
-    return context_prompt(question, [(h.chunk_id, h.text) for h in hits], instruction=instruction)
-
-
-def json_answer(answer: str, sources: Sequence[str] = ()) -> str:
-    """The target output of the JSON format: ``{"answer": ..., "sources": [...]}`` on one line."""
-    return json.dumps({"answer": answer, "sources": list(sources)}, ensure_ascii=False)
-
-
 def parse_json_answer(text: str) -> dict[str, Any] | None:
-    """The ``{"answer": str, "sources": [str, ...]}`` object in ``text``, or ``None`` if there is
-    none or its fields have the wrong types."""
-    from helpers.evaluation import parse_json_object
-
+    """The ``{"answer": str, "sources": [str, ...]}`` object in ``text``, or ``None`` (absent or mistyped)."""
     obj = parse_json_object(text, JSON_KEYS)
     if obj is None or not isinstance(obj["answer"], str) or not isinstance(obj["sources"], list):
         return None
@@ -133,12 +92,9 @@ def doc_id_of(ref: str) -> str:
 
 
 def parse_citations(text: str, hits: Sequence[Hit] = ()) -> list[str]:
-    """Ids cited in ``[...]`` brackets, in order of first appearance.
-
-    ``[a, b]`` cites two ids; a chunk id ``doc#3`` counts as its document ``doc``; a number ``[2]``
-    means the second passage of the prompt when ``hits`` are given; ``[doc-id]`` placeholders
-    copied from the instruction are ignored.
-    """
+    """Ids cited in ``[...]`` brackets, in order of first appearance: ``[a, b]`` cites two, ``doc#3``
+    counts as ``doc``, ``[2]`` is the prompt's second passage when ``hits`` are given, and ``[doc-id]``
+    placeholders copied from the instruction are ignored."""
     out: dict[str, None] = {}
     for match in _BRACKET.finditer(text):
         for part in re.split(r"[,;]|\band\b", match.group(1)):
@@ -175,22 +131,15 @@ _FILLER = frozenset("is was are were be been will would can could may of to in o
 
 def attribute_answer(answer: str, hits: Sequence[Hit], *, question: str = "",
                      min_coverage: float = 0.6) -> list[str]:
-    """Post-hoc attribution: the retrieved documents whose chunk contains the answer's words.
-
-    When a model cannot be trusted to cite (or was not asked to), the pipeline can still show
-    where an answer came from. The answer's informative words are its normalized tokens minus
-    filler words and minus the words of ``question`` (models often restate the question:
-    "The bank that lent us money was Nordavik Bank"). Every hit whose text holds at least
-    ``min_coverage`` of them is returned, best coverage first. An empty answer, an abstention or
-    an answer found in no chunk is attributed to nothing, which is itself a signal (the model did
-    not take its answer from the context).
+    """Post-hoc attribution, for models that do not cite: the retrieved documents holding at least
+    ``min_coverage`` of the answer's informative words (normalized tokens minus filler and the words
+    of ``question``, which models often restate), best first. An empty answer, an abstention or one
+    found in no chunk gets ``[]``: a sign the model did not take it from the context.
 
     >>> from helpers.retrieval import Hit
     >>> attribute_answer("30 days", [Hit("a", "a#0", "Return within 30 days.", 1.0), Hit("b", "b#0", "No.", 0.5)])
     ['a']
     """
-    from helpers.evaluation import is_abstention, normalize
-
     words = set(normalize(answer).split()) - _FILLER - set(normalize(question).split())
     if not words or is_abstention(answer):
         return []
@@ -205,16 +154,9 @@ def attribute_answer(answer: str, hits: Sequence[Hit], *, question: str = "",
 def verify_citations(text: str, hits: Sequence[Hit], supporting: Sequence[str],
                      documents: Mapping[str, str] | None = None, *,
                      cited: Sequence[str] | None = None) -> CitationCheck:
-    """Check an answer's citations against what was retrieved and what supports the answer.
-
-    Args:
-        text: the model's answer (its quoted spans are verified too).
-        hits: the chunks that were in the prompt.
-        supporting: the question's supporting document ids (empty for unanswerable questions).
-        documents: ``doc_id -> full text``, to verify quoted spans (default: the hits' texts).
-        cited: the cited document ids when they are already known (e.g. a JSON answer's
-            ``sources``); default: parsed from the ``[...]`` brackets of ``text``.
-    """
+    """Check an answer's citations against the retrieved ``hits`` and the ``supporting`` document ids
+    (empty when unanswerable); quoted spans are checked in ``documents`` (default: the hits' texts).
+    ``cited``: the cited ids if known (a JSON answer's ``sources``), else parsed from ``text``'s brackets."""
     cited = list(dict.fromkeys(cited)) if cited is not None else parse_citations(text, hits)
     retrieved = {h.doc_id for h in hits}
     gold = set(supporting)
@@ -235,33 +177,43 @@ def verify_citations(text: str, hits: Sequence[Hit], supporting: Sequence[str],
     )
 
 
+def to_answer(question: str, generation: Generation, hits: Sequence[Hit] = (), *, prompt: str = "",
+              style: Literal["text", "json"] = "text", closed_book: bool = False) -> Answer:
+    """Read one model output into an :class:`Answer`: the answer to score and its citations."""
+    if style == "json":
+        obj = parse_json_answer(generation.text)
+        answer = obj["answer"] if obj is not None else generation.text
+        citations = list(dict.fromkeys(doc_id_of(s) for s in obj["sources"])) if obj is not None else []
+        return Answer(question, generation.text, answer, citations, list(hits), generation, prompt, style, obj)
+    if closed_book:
+        return Answer(question, generation.text, generation.text, [], [], generation, prompt, style)
+    return Answer(question, generation.text, strip_citations(generation.text), parse_citations(generation.text, hits),
+                  list(hits), generation, prompt, style)
+
+
 def answer_questions(
     llm: LLM,
     retriever: Retriever,
     questions: Sequence[str],
     *,
     k: int = 3,
-    instruction: str = RAG_INSTRUCTION,
+    instruction: str | None = RAG_INSTRUCTION,
     max_new_tokens: int = 40,
     progress: bool = True,
     desc: str = "RAG answers",
     style: Literal["text", "json"] = "text",
-) -> list[RagAnswer]:
+) -> list[Answer]:
     """Retrieve ``k`` chunks per question (one batched search), then generate all answers in batches.
 
-    ``style="text"``: :func:`rag_prompt` with ``instruction`` (``None``: just "answer briefly");
-    citations are ``[doc-id]`` brackets. ``style="json"``: :func:`json_rag_prompt` (``instruction``
-    is ignored unless it is changed from the default); the answer is the ``"answer"`` field (the
-    raw text when the output is not valid JSON, so accuracy is measured apart from format) and the
-    citations are the ``"sources"`` chunk ids.
+    ``style="text"``: :func:`~helpers.prompts.rag_prompt` with ``instruction`` (``None``: "answer
+    briefly"), citations in ``[doc-id]`` brackets. ``"json"``: :func:`~helpers.prompts.json_rag_prompt`
+    (``instruction`` used only if changed), answer and citations from ``"answer"`` and ``"sources"``.
 
     Raises:
         ValueError: a question is empty or whitespace only (the message says which), or ``k < 1``.
         TypeError: ``questions`` is one string instead of a list.
     """
-    from helpers.generation import generate
-
-    questions = _check_questions(questions, "answer_questions")
+    questions = check_questions(questions, "answer_questions")
     hits_all = retriever.search_many(questions, k=k)
     if style == "json":
         json_instruction = JSON_RAG_INSTRUCTION if instruction == RAG_INSTRUCTION else instruction
@@ -269,47 +221,21 @@ def answer_questions(
     else:
         prompts = [rag_prompt(q, hits, instruction=instruction) for q, hits in zip(questions, hits_all)]
     gens = generate(llm, prompts, max_new_tokens=max_new_tokens, progress=progress, desc=desc)
-    out = []
-    for q, hits, g, p in zip(questions, hits_all, gens, prompts):
-        if style == "json":
-            obj = parse_json_answer(g.text)
-            answer = obj["answer"] if obj is not None else g.text
-            cited = [doc_id_of(s) for s in obj["sources"]] if obj is not None else []
-            citations = list(dict.fromkeys(cited))
-        else:
-            answer, citations = strip_citations(g.text), parse_citations(g.text, hits)
-        out.append(RagAnswer(question=q, text=g.text, answer=answer, citations=citations, hits=hits,
-                             generation=g, prompt=p, style=style))
-    return out
+    return [to_answer(q, g, hits, prompt=p, style=style) for q, hits, g, p in zip(questions, hits_all, gens, prompts)]
 
 
-def closed_book_answers(llm: LLM, questions: Sequence[str], *, instruction: str = f"{SHORT_ANSWER} {ABSTAIN}",
-                        max_new_tokens: int = 40, progress: bool = True) -> list[Generation]:
-    """The same questions with no retrieved context (the baseline RAG must beat)."""
-    from helpers.generation import generate
-
-    prompts = [closed_book_prompt(q, instruction=instruction) for q in questions]
-    return generate(llm, prompts, max_new_tokens=max_new_tokens, progress=progress, desc="Closed-book")
-
-
-def score_rag(questions: Sequence[Question], answers: Sequence[RagAnswer], *,
+def score_rag(questions: Sequence[Question], answers: Sequence[Answer], *,
               documents: Mapping[str, str] | None = None, updated: bool = False,
               system: str | None = "rag") -> pd.DataFrame:
-    """:func:`helpers.evaluation.score_generations` rows plus retrieval and citation columns.
-
-    Extra columns: ``retrieved_support`` (a supporting document was retrieved), ``n_cited``,
-    ``invented`` (cited ids not retrieved), ``cit_precision``, ``cit_recall``,
-    ``supporting_cited``, ``quotes``, ``quotes_verified``, ``cited``; and the post-hoc
-    attribution of :func:`attribute_answer`: ``attributed`` (ids) and ``attributed_support``
-    (an attributed document supports the question).
-    """
-    from helpers.evaluation import score_generations
-
+    """:func:`~helpers.evaluation.score_generations` rows plus ``retrieved_support`` (a supporting document
+    was retrieved), :func:`verify_citations`'s ``n_cited``, ``invented``, ``cit_precision``,
+    ``cit_recall``, ``supporting_cited``, ``quotes``, ``quotes_verified``, ``cited``, and
+    :func:`attribute_answer`'s ``attributed`` and ``attributed_support``."""
     is_json = bool(answers) and all(a.style == "json" for a in answers)
     table = score_generations(questions, [a.generation for a in answers], answers=[a.answer for a in answers],
                               updated=updated, system=system, required_keys=JSON_KEYS if is_json else None)
     if is_json:
-        table["json_valid"] = [parse_json_answer(a.text) is not None for a in answers]
+        table["json_valid"] = [a.parsed is not None for a in answers]
     checks = [verify_citations(a.answer, a.hits, q.doc_ids, documents, cited=a.citations) if a.style == "json"
               else verify_citations(a.text, a.hits, q.doc_ids, documents) for q, a in zip(questions, answers)]
     table["retrieved_support"] = [bool(set(q.doc_ids) & {h.doc_id for h in a.hits})
@@ -329,12 +255,9 @@ def score_rag(questions: Sequence[Question], answers: Sequence[RagAnswer], *,
 
 
 def citation_summary(table: pd.DataFrame) -> dict[str, Any]:
-    """Citation metrics over the answerable rows of a :func:`score_rag` table.
-
-    ``cite_rate``: answers with at least one citation; ``precision``: mean citation precision of
-    the answers that cite; ``recall``: mean citation recall over all answerable questions (an
-    answer without citations has recall 0); ``invented_rate``: citations of ids not retrieved.
-    """
+    """Citation metrics over the answerable rows of a :func:`score_rag` table: ``cite_rate`` (answers
+    citing anything), ``precision`` (mean over answers that cite), ``recall`` (mean over all; no
+    citation counts 0) and ``invented_rate`` (share of citations naming ids not retrieved)."""
     answerable = table[table["type"] != "unanswerable"]
     citing = answerable[answerable["n_cited"] > 0]
     n_cited = int(answerable["n_cited"].sum())

@@ -1,15 +1,8 @@
-"""Interactive panels for exploring the workbook in Jupyter, Colab or VS Code.
-
-* :class:`AskPanel` — "ask the knowledge base": a question box, the retrieval method, top-k and
-  re-ranking; it shows the answer, every retrieved chunk with its score, and highlights the
-  chunks the model cited and the chunk the answer's words were found in.
-* :class:`ChunkingExplorer` — chunk size / overlap / strategy sliders that show how one document
-  is cut and what that does to retrieval metrics on a question set.
-
-Both are thin ipywidgets front-ends over plain functions (:func:`ask`, :func:`render_answer`,
-:func:`render_chunks`, :func:`chunking_metrics`) that the tests call directly. Without a frontend
-(``pytest --nbval-lax``, ``make run``) a panel renders as its text ``repr`` and does nothing
-until someone interacts with it, so it never slows down or breaks a batch run.
+"""Interactive panels for Jupyter, Colab or VS Code: thin ipywidgets front-ends over plain functions
+that the tests call directly. :class:`AskPanel` shows an answer and its retrieved chunks, marking cited
+ones and the one holding the answer's words; :class:`ChunkingExplorer` shows how chunking sliders cut a
+document and change retrieval. Without a frontend (``make run``) a panel is just its text ``repr``, so
+it never slows down or breaks a batch run.
 """
 
 from __future__ import annotations
@@ -23,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from helpers.chunking import STRATEGIES, Chunk, ChunkingConfig, chunk_text, count_tokens
-from helpers.rag import RAG_INSTRUCTION, RagAnswer, answer_questions, attribute_answer
-from helpers.retrieval import as_doc_triples, build_retriever, evaluate_retrievers
+from helpers.documents import as_doc_triples
+from helpers.prompts import RAG_INSTRUCTION
+from helpers.rag import Answer, answer_questions, attribute_answer
+from helpers.retrieval import chunking_metrics
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,7 +55,7 @@ class AskResult:
     method: str
     k: int
     rerank: bool
-    answer: RagAnswer
+    answer: Answer
     attributed: list[str] = field(default_factory=list)  # ids of the chunks that hold the answer's words
     seconds: float = 0.0
 
@@ -70,44 +65,13 @@ class AskResult:
         return self.answer.hits
 
 
-def retriever_view(retriever: Retriever, method: str | None = None, reranker: Reranker | None = None) -> Retriever:
-    """The same index searched another way: ``method`` (``None``: unchanged) and ``reranker``.
-
-    A ``hybrid`` retriever holds both a dense and a BM25 index, so it can be searched as
-    ``dense``, ``bm25`` or ``hybrid``; a ``dense`` or ``bm25`` retriever only its own way.
-
-    Raises:
-        ValueError: when the retriever lacks the index the method needs.
-    """
-    method = method or retriever.method
-    allowed = available_methods(retriever)
-    if method not in allowed:
-        raise ValueError(f"This {retriever.method!r} retriever cannot search by {method!r}; it supports {allowed}. "
-                         "Build it with method='hybrid' to compare all three.")
-    view = retriever.with_reranker(reranker)
-    view.method = method
-    return view
-
-
-def available_methods(retriever: Retriever) -> list[str]:
-    """The retrieval methods a retriever's indexes support (``hybrid`` supports all three)."""
-    return ["hybrid", "dense", "bm25"] if retriever.method == "hybrid" else [retriever.method]
-
-
 def ask(llm: LLM, retriever: Retriever, question: str, *, method: str | None = None, k: int = 3,
         reranker: Reranker | None = None, instruction: str | None = RAG_INSTRUCTION,
         max_new_tokens: int = 48) -> AskResult:
     """Answer one question from the knowledge base and trace where the answer came from.
 
-    Args:
-        llm: a model from :func:`helpers.models.load_llm`.
-        retriever: the index to search (see :func:`retriever_view` for ``method``).
-        question: the question; must not be empty.
-        method: ``"dense"``, ``"bm25"`` or ``"hybrid"`` (default: the retriever's own).
-        k: how many chunks go into the prompt (1 or more).
-        reranker: re-score the first-stage candidates with this model (``None``: no re-ranking).
-        instruction: the RAG instruction (default: answer briefly, cite ``[doc-id]``, abstain).
-        max_new_tokens: cap on the answer's length.
+    ``method``: one of ``retriever.methods`` (default: its own); ``k`` chunks go into the prompt;
+    ``reranker``: ``None`` for no re-ranking; ``instruction``: default answer briefly, cite, abstain.
 
     Raises:
         ValueError: on an empty question, ``k < 1`` or a method the retriever cannot do.
@@ -117,7 +81,7 @@ def ask(llm: LLM, retriever: Retriever, question: str, *, method: str | None = N
         raise ValueError("Type a question first.")
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}.")
-    view = retriever_view(retriever, method, reranker)
+    view = retriever.view(method, reranker)
     t0 = time.perf_counter()
     answer = answer_questions(llm, view, [question], k=k, instruction=instruction,
                               max_new_tokens=max_new_tokens, progress=False)[0]
@@ -137,11 +101,8 @@ def _mark(text: str, needle: str) -> str:
 
 
 def render_answer(result: AskResult, *, snippet_chars: int = 320) -> str:
-    """The HTML an :class:`AskPanel` shows: the answer, then the retrieved chunks with their scores.
-
-    A chunk whose document the model cited is highlighted (``cited``); the chunk holding the
-    answer's words (post-hoc attribution) gets a green mark (``answer found here``).
-    """
+    """The HTML an :class:`AskPanel` shows: the answer, then the retrieved chunks with their scores;
+    chunks of cited documents are marked ``cited``, the one holding the answer's words in green."""
     a = result.answer
     cited = set(a.citations)
     rows = []
@@ -177,8 +138,7 @@ class AskPanel(widgets.VBox):
     >>> panel = AskPanel(llm, retriever, reranker=reranker)   # doctest: +SKIP
     >>> panel                                                  # doctest: +SKIP
 
-    The controls are attributes (``question``, ``method``, ``top_k``, ``rerank``, ``button``) and
-    :meth:`run` asks programmatically, which is what the tests do.
+    Controls: ``question``, ``method``, ``top_k``, ``rerank``, ``button``; :meth:`run` asks programmatically.
     """
 
     def __init__(self, llm: LLM, retriever: Retriever, *, reranker: Reranker | None = None, k: int = 3,
@@ -188,7 +148,7 @@ class AskPanel(widgets.VBox):
         self._instruction, self._max_new_tokens = instruction, max_new_tokens
         self.question = widgets.Text(value=question, placeholder="Ask a question about the documents…",
                                      description="Question", layout=widgets.Layout(width="98%"))
-        self.method = widgets.Dropdown(options=available_methods(retriever), value=retriever.method,
+        self.method = widgets.Dropdown(options=retriever.methods, value=retriever.method,
                                        description="Retrieval")
         self.top_k = widgets.IntSlider(value=min(k, max_k), min=1, max=max_k, description="top-k",
                                        continuous_update=False)
@@ -221,11 +181,6 @@ class AskPanel(widgets.VBox):
         return self.last
 
 
-def ask_panel(llm: LLM, retriever: Retriever, **kwargs: Any) -> AskPanel:
-    """Shorthand for :class:`AskPanel` (``ask_panel(llm, retriever, reranker=...)``)."""
-    return AskPanel(llm, retriever, **kwargs)
-
-
 # --------------------------------------------------------------------------- chunking explorer
 def render_chunks(chunks: Sequence[Chunk], *, max_chars: int = 6000) -> str:
     """HTML of a document's chunks, one colour each; overlapping text shows up twice."""
@@ -241,28 +196,9 @@ def render_chunks(chunks: Sequence[Chunk], *, max_chars: int = 6000) -> str:
     return _STYLE + '<div style="white-space: pre-wrap; max-height: 420px; overflow-y: auto">' + "".join(parts) + "</div>"
 
 
-def chunking_metrics(docs: Any, questions: Sequence[str], relevant: Sequence[Sequence[str]],
-                     config: ChunkingConfig, *, method: str = "bm25", embedder: Any = None) -> dict[str, float]:
-    """Index ``docs`` with ``config`` and measure document-level retrieval on the questions.
-
-    Returns ``{"chunks", "recall@1", "recall@5", "MRR@10"}``. ``method="dense"`` embeds every new
-    configuration once (cached in the embedding cache); ``"bm25"`` is instant.
-    """
-    if len(questions) != len(relevant):
-        raise ValueError(f"{len(questions)} questions but {len(relevant)} sets of relevant ids.")
-    retriever = build_retriever(docs, method=method, chunking=config, embedder=embedder, cache=True)
-    table = evaluate_retrievers({"this": retriever}, questions, relevant, ks=(1, 5))
-    row = table.loc["this"]
-    return {"chunks": float(len(retriever)), "recall@1": float(row["recall@1"]),
-            "recall@5": float(row["recall@5"]), "MRR@10": float(row["MRR@10"])}
-
-
 class ChunkingExplorer(widgets.VBox):
-    """Sliders for chunking strategy, size and overlap; shows one document's chunks and the metrics.
-
-    Metrics of every configuration tried are kept in :attr:`history` (a table via
-    :meth:`history_table`), with the first one as the baseline to beat.
-    """
+    """Sliders for chunking strategy, size and overlap showing one document's chunks and the metrics;
+    every configuration's metrics stay in :attr:`history`, the first as the baseline to beat."""
 
     def __init__(self, docs: Mapping[str, Any], questions: Sequence[str], relevant: Sequence[Sequence[str]], *,
                  config: ChunkingConfig | None = None, doc_id: str | None = None, method: str = "bm25",
@@ -323,8 +259,3 @@ class ChunkingExplorer(widgets.VBox):
         return pd.DataFrame([{"strategy": c.strategy, "size": c.size, "overlap": c.overlap, **m}
                              for c, m in self.history.items()])
 
-
-def chunking_explorer(docs: Mapping[str, Any], questions: Sequence[str], relevant: Sequence[Sequence[str]],
-                      **kwargs: Any) -> ChunkingExplorer:
-    """Shorthand for :class:`ChunkingExplorer`."""
-    return ChunkingExplorer(docs, questions, relevant, **kwargs)

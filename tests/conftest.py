@@ -1,12 +1,64 @@
-"""Shared fixtures. Tests run offline: the Hub is never contacted."""
+"""Shared fixtures and the toy embedder. Tests run offline: the Hub is never contacted."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # must be set before huggingface_hub is imported
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+
+class ToyEmbedder:
+    """A tiny deterministic embedder: hashes words into ``dim`` buckets, so texts that share words
+    get similar vectors. It reports the name it was given (``workbook_name``, what an index records)
+    and counts the texts it embedded (``calls``). Import it with ``from conftest import ToyEmbedder``."""
+
+    def __init__(self, name: str = "toy", dim: int = 64) -> None:
+        self.workbook_name = name
+        self.dim = dim
+        self.calls = 0
+
+    def get_sentence_embedding_dimension(self) -> int:
+        return self.dim
+
+    def encode(self, texts, **kwargs):
+        self.calls += len(texts)
+        out = np.zeros((len(texts), self.dim), dtype="float32")
+        for i, text in enumerate(texts):
+            for word in text.lower().replace(".", " ").split():
+                out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+
+@pytest.fixture
+def fake_generate(monkeypatch):
+    """Replace the model call of the systems and of RAG answering with canned answers.
+
+    ``calls = fake_generate(respond)`` installs ``respond(llm, prompt) -> text``; every call of
+    ``generate`` is recorded in ``calls`` as a dict (``llm``, ``prompts``, ``max_new_tokens``, ``desc``).
+    """
+    import helpers.rag
+    import helpers.systems
+    from helpers.generation import Generation
+
+    calls: list[dict] = []
+
+    def install(respond):
+        def generate(llm, prompts, *, max_new_tokens=32, progress=True, desc="", **kwargs):
+            prompts = list(prompts)
+            calls.append({"llm": llm, "prompts": prompts, "max_new_tokens": max_new_tokens, "desc": desc})
+            return [Generation(text=(text := respond(llm, p)), prompt_tokens=len(p.split()),
+                               completion_tokens=len(text.split()) + 1, seconds=0.01, batch_seconds=0.01 * len(prompts),
+                               prompt=p, finish_reason="stop") for p in prompts]
+
+        monkeypatch.setattr(helpers.systems, "generate", generate)
+        monkeypatch.setattr(helpers.rag, "generate", generate)
+        return calls
+
+    return install
 
 
 @pytest.fixture(scope="session")

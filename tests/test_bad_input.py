@@ -8,7 +8,6 @@ Everything runs on BM25 or a toy embedder, so the whole file takes a few seconds
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import tracemalloc
@@ -17,40 +16,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ToyEmbedder
 
 from helpers.chunking import ChunkingConfig, chunk_text
-from helpers.retrieval import (
-    IndexCorruptError,
-    IndexMismatchError,
-    build_retriever,
-    build_retriever_from_folder,
-    load,
-    load_documents,
-)
+from helpers.documents import load_documents
+from helpers.persistence import IndexCorruptError, IndexMismatchError, load_index, save_index
+from helpers.retrieval import build_retriever, build_retriever_from_folder
 
 DOCS = {
     "returns": "Customers may return hardware within 30 days of delivery.",
     "travel": "The hotel cap is 140 euros per night.",
     "warranty": "The warranty covers manufacturing defects for two years.",
 }
-
-
-class NamedEmbedder:
-    """A tiny deterministic embedder (hashed words) that reports the name it was given."""
-
-    def __init__(self, name: str, dim: int = 16) -> None:
-        self.workbook_name = name
-        self.dim = dim
-
-    def get_sentence_embedding_dimension(self) -> int:
-        return self.dim
-
-    def encode(self, texts, **kwargs):
-        out = np.zeros((len(texts), self.dim), dtype="float32")
-        for i, text in enumerate(texts):
-            for word in text.lower().split():
-                out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -72,7 +49,8 @@ def test_empty_corpus_is_refused_and_empty_documents_are_named():
 
 # 2 ---------------------------------------------------------------------------------------------
 def test_empty_query_is_refused_with_its_position():
-    from helpers.rag import answer_questions, json_rag_prompt, rag_prompt
+    from helpers.prompts import json_rag_prompt, rag_prompt
+    from helpers.rag import answer_questions
 
     r = build_retriever(DOCS, "bm25")
     for query in ("", "   \n"):
@@ -92,7 +70,7 @@ def test_empty_query_is_refused_with_its_position():
 
 # 3 ---------------------------------------------------------------------------------------------
 def test_k_must_be_positive_and_a_k_larger_than_the_index_returns_every_chunk():
-    r = build_retriever(DOCS, "dense", embedder=NamedEmbedder("toy"))
+    r = build_retriever(DOCS, "dense", embedder=ToyEmbedder())
     for k in (0, -3):
         with pytest.raises(ValueError, match=rf"k must be at least 1 \(how many results to return\), got {k}"):
             r.search("hotel", k=k)
@@ -181,12 +159,12 @@ def test_a_scanned_pdf_without_text_is_named_and_needs_ocr(tmp_path):
 
 # 8 ---------------------------------------------------------------------------------------------
 def test_an_index_loaded_with_another_embedder_is_refused(tmp_path):
-    build_retriever(DOCS, "hybrid", embedder=NamedEmbedder("embedder-a")).save(tmp_path / "idx")
+    save_index(build_retriever(DOCS, "hybrid", embedder=ToyEmbedder("embedder-a")), tmp_path / "idx")
     with pytest.raises(IndexMismatchError) as info:
-        load(tmp_path / "idx", embedder=NamedEmbedder("embedder-b"))
+        load_index(tmp_path / "idx", embedder=ToyEmbedder("embedder-b"))
     message = str(info.value)
     assert "'embedder-a'" in message and "'embedder-b'" in message and "rebuild the index" in message
-    assert load(tmp_path / "idx", embedder=NamedEmbedder("embedder-a")).search("hotel", 1)[0].doc_id == "travel"
+    assert load_index(tmp_path / "idx", embedder=ToyEmbedder("embedder-a")).search("hotel", 1)[0].doc_id == "travel"
 
 
 # 9 ---------------------------------------------------------------------------------------------
@@ -204,43 +182,44 @@ def _truncate(path: Path, keep: float) -> None:
 ], ids=["faiss-truncated", "meta-truncated", "chunks-cut-mid-line", "chunks-lines-missing", "faiss-missing"])
 def test_a_damaged_index_is_refused_and_left_untouched(tmp_path, damage, message):
     folder = tmp_path / "idx"
-    build_retriever(DOCS, "hybrid", embedder=NamedEmbedder("toy")).save(folder)
+    save_index(build_retriever(DOCS, "hybrid", embedder=ToyEmbedder()), folder)
     damage(folder)
     before = snapshot(tmp_path)
     with pytest.raises(IndexCorruptError, match=message) as info:
-        load(folder, embedder=NamedEmbedder("toy"))
+        load_index(folder, embedder=ToyEmbedder())
     assert "Rebuild it with build_retriever" in str(info.value) and info.value.__cause__ is None
     assert isinstance(info.value, IndexMismatchError)  # code that rebuilds on a mismatch rebuilds here too
     assert snapshot(tmp_path) == before
 
 
 def test_saving_an_index_never_clobbers_other_files(tmp_path):
-    r = build_retriever(DOCS, "hybrid", embedder=NamedEmbedder("toy"))
+    r = build_retriever(DOCS, "hybrid", embedder=ToyEmbedder())
     mine = tmp_path / "my-folder"
     mine.mkdir()
     (mine / "notes.txt").write_text("my notes")
     (mine / "meta.json").write_text('{"mine": true}')
     (tmp_path / "a-file").write_text("not a folder")
     before = snapshot(tmp_path)
-    with pytest.raises(FileExistsError, match=r"Refusing to save the index into .*my-folder: the folder is not "
-                                              r"empty and is not a saved index \(it holds meta\.json, notes\.txt\)"):
-        r.save(mine)
-    with pytest.raises(FileExistsError, match=r"a-file is a file; save the index to a folder path"):
-        r.save(tmp_path / "a-file")
+    with pytest.raises(FileExistsError, match=r"Refusing to save the index into .*my-folder: it holds files that "
+                                              r"are not part of a saved index \(meta\.json, notes\.txt\)"):
+        save_index(r, mine)
+    with pytest.raises(FileExistsError, match=r"a-file is a file; save the index to a folder path instead\. "
+                                              r"Nothing was written\."):
+        save_index(r, tmp_path / "a-file")
     assert snapshot(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "my-folder"]
     index = tmp_path / "idx"
-    r.save(index)
+    save_index(r, index)
     r.remove(["travel"])
-    r.save(index)  # an existing saved index is replaced as a whole, and no temporary folder is left
-    assert load(index, embedder=NamedEmbedder("toy")).doc_ids == ["returns", "warranty"]
+    save_index(r, index)  # an existing saved index is replaced as a whole, and no temporary folder is left
+    assert load_index(index, embedder=ToyEmbedder()).doc_ids == ["returns", "warranty"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "idx", "my-folder"]
 
 
 def _fake_adapter(folder: Path) -> None:
-    """An adapter folder as ``finetune.save_adapter`` writes it, with tiny weights."""
+    """An adapter folder as ``adapters.save_adapter`` writes it, with tiny weights."""
     from safetensors.numpy import save_file
 
-    from helpers.finetune import TrainingRun
+    from helpers.adapters import TrainingRun
 
     folder.mkdir()
     (folder / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 2, "lora_alpha": 4,
@@ -262,7 +241,7 @@ def _fake_adapter(folder: Path) -> None:
      r"adapter_config\.json is not valid JSON .*the adapter is damaged\. Retrain it with train_lora\(\)"),
 ], ids=["weights-truncated", "weights-header-cut", "config-broken"])
 def test_a_damaged_adapter_is_refused_and_left_untouched(tmp_path, damage, message):
-    from helpers.finetune import AdapterError, load_adapter, read_training_run
+    from helpers.adapters import AdapterError, load_adapter, read_training_run
 
     folder = tmp_path / "adapter"
     _fake_adapter(folder)
@@ -279,7 +258,7 @@ def test_a_damaged_adapter_is_refused_and_left_untouched(tmp_path, damage, messa
 def test_saving_an_adapter_never_deletes_other_files(tmp_path):
     from types import SimpleNamespace
 
-    from helpers.finetune import TrainingRun, save_adapter
+    from helpers.adapters import TrainingRun, save_adapter
 
     folder = tmp_path / "project"
     folder.mkdir()
@@ -290,7 +269,7 @@ def test_saving_an_adapter_never_deletes_other_files(tmp_path):
                       seconds=1, losses=[], trainable_parameters=1, total_parameters=1, peak_rss_gb=0,
                       peak_gpu_gb=None, device="cpu")
     with pytest.raises(FileExistsError, match=r"Refusing to save the adapter into .*project: it holds files that "
-                                              r"are not part of an adapter \(thesis\.md\)"):
+                                              r"are not part of a saved adapter \(thesis\.md\)"):
         save_adapter(SimpleNamespace(model=model), run)
     assert snapshot(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["project"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.chunking import ChunkingConfig, chunk_documents, chunk_text, count_tokens, fixed_size_spans
+from helpers.chunking import ChunkingConfig, chunk_text, count_tokens, fixed_size_spans
 
 DOC = """# Return policy
 
@@ -58,7 +58,8 @@ def test_sentence_strategy_never_cuts_a_short_sentence():
 
 
 def test_none_keeps_the_document_whole_and_documents_keep_order():
-    chunks = chunk_documents([("a", "one two", ""), ("b", "three", "")], ChunkingConfig("none"))
+    config = ChunkingConfig("none")
+    chunks = [c for doc_id, text in (("a", "one two"), ("b", "three")) for c in chunk_text(text, doc_id, config)]
     assert [(c.doc_id, c.text) for c in chunks] == [("a", "one two"), ("b", "three")]
 
 

@@ -58,5 +58,15 @@ def test_recommendations_follow_the_numbers():
 
 
 def test_compare_builds_one_row_per_system():
-    table = compare({"a": _scores([True]), "b": _scores([False])}, {"b": 5.0})
+    scores = pd.concat([_scores([True]).assign(system="a"), _scores([False]).assign(system="b")], ignore_index=True)
+    table = compare(scores, {"b": 5.0})
     assert list(table.index) == ["a", "b"] and table.loc["b", "build_seconds"] == 5.0
+
+
+def test_recommendations_read_the_knowledge_update_table():
+    update = pd.DataFrame({"new after": {"P": 0.0, "R": 1.0, "L": 0.25, "LR": 0.75},
+                           "update_seconds": {"P": math.nan, "R": 0.04, "L": 120.0, "LR": 0.04}})
+    text = recommendations(_table(), prompt_only="P", rag="R", lora="L", lora_rag="LR", rag_format="RJ",
+                           update=update)[-1]
+    assert "after re-indexing (0.04 s) R gives the new answer for 100% of the changed facts" in text
+    assert "L for 25% until it is retrained (120 s of training); best after the update: R" in text

@@ -16,7 +16,9 @@ def test_default_profile_is_cpu_with_packaged_models(monkeypatch):
     assert s.profile.name == "cpu"
     assert (s.llm, s.embedder) == (DEFAULT_LLM, DEFAULT_EMBEDDER)
     assert s.seed == 1234
-    assert s.kb_dir == s.data_dir / "kb"
+    from helpers.data import load_kb
+
+    assert {doc.path.parent for doc in load_kb().values()} == {s.data_dir / "kb"}
 
 
 def test_environment_overrides(monkeypatch, tmp_path):
@@ -71,3 +73,15 @@ def test_hardware_banner_names_profile_machine_and_versions_but_no_paths(monkeyp
     assert banner.startswith("profile cpu:")
     assert "CPU cores" in banner and "GiB RAM" in banner and "torch " in banner
     assert str(REPO_ROOT) not in banner and "/home/" not in banner
+
+
+def test_package_versions_and_machine_info_name_no_paths():
+    from helpers.config import KEY_PACKAGES, REPO_ROOT, machine_info, package_versions
+
+    versions = package_versions()
+    assert tuple(versions) == KEY_PACKAGES and versions["torch"] and versions["faiss-cpu"]
+    assert all(v is None or isinstance(v, str) for v in versions.values())
+    info = machine_info()
+    assert set(info) == {"system", "CPU cores", "RAM (GiB)", "GPU", "torch threads", "Hub", "python"}
+    assert info["CPU cores"] >= 1 and info["RAM (GiB)"] >= 0 and info["torch threads"] == torch.get_num_threads()
+    assert str(REPO_ROOT) not in str(info)

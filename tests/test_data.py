@@ -13,8 +13,8 @@ from helpers.data import (
     load_kb_questions,
     load_kb_updates,
     load_python_faq,
-    parse_front_matter,
 )
+from helpers.documents import parse_front_matter
 
 KB = load_kb()
 UPDATES = load_kb_updates()
@@ -135,7 +135,8 @@ def test_sample_questions_is_deterministic_and_ordered():
 
 
 def test_gold_section_contains_the_answer():
-    from helpers.data import gold_section, markdown_sections
+    from helpers.chunking import markdown_sections
+    from helpers.data import gold_section
 
     assert markdown_sections("intro\n## A\nx\n## B\ny") == ["intro", "## A\nx", "## B\ny"]
     for q in load_kb_questions(types=["single-fact", "numeric", "paraphrase"]):
@@ -144,15 +145,6 @@ def test_gold_section_contains_the_answer():
         assert len(section.split()) < len(KB[q.doc_ids[0]].text.split()) + 1
     with pytest.raises(ValueError, match="no supporting"):
         gold_section(next(q for q in QUESTIONS if not q.answerable), KB)
-
-
-def test_stratified_subset_keeps_every_type():
-    from helpers.data import stratified_subset
-
-    subset = stratified_subset(QUESTIONS, 2)
-    assert Counter(q.type for q in subset) == {t: 2 for t in QUESTION_TYPES}
-    assert [q.id for q in subset] == [q.id for q in QUESTIONS if q in subset]  # file order kept
-    assert stratified_subset(QUESTIONS, None) == QUESTIONS
 
 
 def test_fact_paraphrases_reword_answerable_train_questions():

@@ -161,7 +161,7 @@ def test_transformers_api(tmp_path):
         d.accepts(PreTrainedTokenizerBase.apply_chat_template, "tokenizer.apply_chat_template", file,
                   "apply_chat_template", positional=1)
     for file, callee in (("models.py", "tokenizer"), ("finetune.py", "tokenizer"), ("generation.py", "tok"),
-                         ("rerank.py", "tok")):
+                         ("rerank_training.py", "tok")):
         d.accepts(PreTrainedTokenizerBase.__call__, "tokenizer(...)", file, callee, positional=2)
     # generation.py
     defaults = GenerationConfig()
@@ -207,11 +207,11 @@ def test_peft_api():
     d.accepts(get_peft_model, "get_peft_model", "finetune.py", "get_peft_model", positional=2)
     d.accepts(prepare_model_for_kbit_training, "prepare_model_for_kbit_training", "finetune.py",
               "prepare_model_for_kbit_training", positional=1)
-    d.accepts(PeftModel.from_pretrained, "PeftModel.from_pretrained", "finetune.py", "PeftModel.from_pretrained",
+    d.accepts(PeftModel.from_pretrained, "PeftModel.from_pretrained", "adapters.py", "PeftModel.from_pretrained",
               positional=2)
-    d.attributes(PeftModel, "PeftModel", ["save_pretrained", "eval"], "finetune.py", "method")
+    d.attributes(PeftModel, "PeftModel", ["save_pretrained", "eval"], "adapters.py", "method")
     # PeftModel forwards merge_and_unload to its LoRA tuner
-    d.attributes(LoraModel, "LoraModel", ["merge_and_unload"], "finetune.py", "method")
+    d.attributes(LoraModel, "LoraModel", ["merge_and_unload"], "adapters.py", "method")
     assert peft.__version__ == d.version
     d.check()
 
@@ -222,15 +222,16 @@ def test_sentence_transformers_api():
 
     d = Drift("sentence-transformers")
     d.accepts(SentenceTransformer, "SentenceTransformer", "models.py", "SentenceTransformer", positional=1)
-    d.accepts(SentenceTransformer.encode, "SentenceTransformer.encode", "retrieval.py", "embedder.encode",
+    d.accepts(SentenceTransformer.encode, "SentenceTransformer.encode", "embedding.py", "embedder.encode",
               positional=1)
     if not any(hasattr(SentenceTransformer, m) for m in ("get_embedding_dimension",
                                                          "get_sentence_embedding_dimension")):
         d.missing("SentenceTransformer has neither get_embedding_dimension nor get_sentence_embedding_dimension",
-                  "retrieval.py")
-    d.accepts(CrossEncoder, "CrossEncoder", "rerank.py", "CrossEncoder", positional=1)
+                  "embedding.py")
+    for file in ("rerank.py", "rerank_training.py"):
+        d.accepts(CrossEncoder, "CrossEncoder", file, "CrossEncoder", positional=1)
     d.accepts(CrossEncoder.predict, "CrossEncoder.predict", "rerank.py", "self.model.predict", positional=1)
-    d.attributes(CrossEncoder, "CrossEncoder", ["save", "model", "tokenizer"], "rerank.py")
+    d.attributes(CrossEncoder, "CrossEncoder", ["save", "model", "tokenizer"], "rerank_training.py")
     d.check()
 
 
@@ -239,9 +240,10 @@ def test_faiss_api(tmp_path):
     import faiss
 
     d = Drift("faiss-cpu")
-    names = ["IndexFlatIP", "IndexIDMap2", "IndexHNSWFlat", "IndexIVFFlat", "METRIC_INNER_PRODUCT",
-             "write_index", "read_index"]
-    d.attributes(faiss, "faiss", names, "retrieval.py")
+    for file, names in (("retrieval.py", ["IndexFlatIP", "IndexIDMap2"]),
+                        ("ann.py", ["IndexFlatIP", "IndexHNSWFlat", "IndexIVFFlat", "METRIC_INNER_PRODUCT"]),
+                        ("persistence.py", ["write_index", "read_index"])):
+        d.attributes(faiss, "faiss", names, file)
     if not d.problems:
         vectors = np.eye(8, 4, dtype="float32")
         ids = np.arange(8, dtype="int64")
@@ -269,12 +271,11 @@ def test_faiss_api(tmp_path):
             index.nprobe = 1
             index.search(vectors[:1], 1)
 
-        d.tries("IndexIDMap2(IndexFlatIP) add_with_ids/remove_ids/write_index/read_index/search", "retrieval.py",
-                id_map)
-        d.tries("IndexHNSWFlat(dim, M, METRIC_INNER_PRODUCT) with hnsw.efConstruction/efSearch", "retrieval.py",
-                hnsw)
-        d.tries("IndexIVFFlat(IndexFlatIP, dim, nlist, METRIC_INNER_PRODUCT) with cp.seed/train/nprobe",
-                "retrieval.py", ivf)
+        d.tries("IndexIDMap2(IndexFlatIP) add_with_ids/remove_ids/write_index/read_index/search",
+                "retrieval.py, persistence.py", id_map)
+        d.tries("IndexHNSWFlat(dim, M, METRIC_INNER_PRODUCT) with hnsw.efConstruction/efSearch", "ann.py", hnsw)
+        d.tries("IndexIVFFlat(IndexFlatIP, dim, nlist, METRIC_INNER_PRODUCT) with cp.seed/train/nprobe", "ann.py",
+                ivf)
     d.check()
 
 
@@ -287,8 +288,8 @@ def test_bm25s_api():
     if not d.problems:
         d.accepts(bm25s.tokenize, "bm25s.tokenize", "retrieval.py", "bm25s.tokenize", positional=1)
         d.accepts(bm25s.BM25, "bm25s.BM25", "retrieval.py", "bm25s.BM25")
-        d.accepts(bm25s.BM25.index, "BM25.index", "retrieval.py", "_bm25.index", positional=1)
-        d.accepts(bm25s.BM25.retrieve, "BM25.retrieve", "retrieval.py", "_bm25.retrieve", positional=1)
+        d.accepts(bm25s.BM25.index, "BM25.index", "retrieval.py", "bm25.index", positional=1)
+        d.accepts(bm25s.BM25.retrieve, "BM25.retrieve", "retrieval.py", "bm25.retrieve", positional=1)
 
         def search():  # the Retriever's lexical path, on three sentences
             model = bm25s.BM25()
@@ -308,9 +309,9 @@ def test_pypdf_api():
     from pypdf import PageObject, PdfReader
 
     d = Drift("pypdf")
-    d.accepts(PdfReader, "PdfReader", "retrieval.py", "PdfReader", positional=1)
-    d.attributes(PdfReader, "PdfReader", ["pages"], "retrieval.py")
-    d.attributes(PageObject, "PageObject", ["extract_text"], "retrieval.py", "method")
+    d.accepts(PdfReader, "PdfReader", "documents.py", "PdfReader", positional=1)
+    d.attributes(PdfReader, "PdfReader", ["pages"], "documents.py")
+    d.attributes(PageObject, "PageObject", ["extract_text"], "documents.py", "method")
     d.check()
 
 
@@ -319,8 +320,8 @@ def test_pypdf_api():
     ("models.py", ["dtype", "float32", "float16", "bfloat16", "cuda.is_bf16_supported", "backends"]),
     ("generation.py", ["manual_seed", "inference_mode"]),
     ("finetune.py", ["manual_seed", "nn.Linear", "cuda.reset_peak_memory_stats", "cuda.max_memory_allocated"]),
-    ("rerank.py", ["optim.AdamW", "optim.lr_scheduler.LambdaLR", "nn.BCEWithLogitsLoss",
-                   "nn.utils.clip_grad_norm_", "tensor"]),
+    ("rerank_training.py", ["optim.AdamW", "optim.lr_scheduler.LambdaLR", "nn.BCEWithLogitsLoss",
+                            "nn.utils.clip_grad_norm_", "tensor"]),
 ])
 def test_torch_api(file, names):
     import torch

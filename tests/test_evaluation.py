@@ -17,13 +17,13 @@ from helpers.evaluation import (
     parse_json_object,
     recall_at_k,
     retrieval_report,
-    save_results,
     score_answer,
     score_generations,
     summarize,
     token_f1,
 )
 from helpers.generation import Generation
+from helpers.storage import save_results
 
 Q = Question(id="q1", question="How long is the return window?", answer="45 days", aliases=("45",),
              doc_ids=("policy-returns",), type="numeric", split="dev",
@@ -131,7 +131,7 @@ def test_prompt_builders():
 
 
 def test_append_run_replaces_the_same_configuration_and_keeps_others(tmp_path, monkeypatch):
-    from helpers.evaluation import append_run, load_runs
+    from helpers.storage import append_run, load_runs
 
     monkeypatch.setenv("WORKBOOK_RESULTS", str(tmp_path))
     table = pd.DataFrame({"system": ["rag", "lora"], "accuracy": [0.3, 0.1]})
@@ -149,7 +149,7 @@ def test_result_paths_display_relative_to_the_repo_but_stay_absolute(tmp_path, m
     import pickle
 
     from helpers.config import REPO_ROOT
-    from helpers.evaluation import ResultPath
+    from helpers.storage import ResultPath
 
     inside = ResultPath(REPO_ROOT / "results" / "demo.csv")
     assert repr(inside) == "ResultPath('results/demo.csv')"

@@ -6,24 +6,22 @@ import json
 
 import pytest
 
+from helpers.adapters import AdapterError, load_adapter, merge_adapter, read_training_run
 from helpers.data import load_kb, load_kb_questions
 from helpers.evaluation import contains_match
 from helpers.finetune import (
-    AdapterError,
     LoraSettings,
     SFTExample,
     count_lora_parameters,
     count_parameters,
-    load_adapter,
-    merge_adapter,
-    read_training_run,
     task_a_examples,
     task_b_examples,
     tokenize_example,
     train_lora,
 )
 from helpers.generation import generate, to_messages
-from helpers.rag import ABSTAIN_ANSWER, parse_json_answer
+from helpers.prompts import ABSTAIN_ANSWER
+from helpers.rag import parse_json_answer
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +49,7 @@ def test_task_a_targets_are_answerable_from_their_context(bm25):
         target = parse_json_answer(e.target)
         prompt = e.messages[-1]["content"]
         q = by_id[e.question_id]
+        assert e.question == q.question
         if e.kind == "answer":
             assert target["answer"] == q.answer and target["sources"]
             for chunk_id in target["sources"]:  # every cited chunk is in the prompt and holds the answer
@@ -64,8 +63,8 @@ def test_task_a_targets_are_answerable_from_their_context(bm25):
 def test_task_b_uses_the_updated_answers_when_asked():
     questions = [q for q in load_kb_questions("dev") if q.changes_on_update]
     assert [e.target for e in task_b_examples(questions)] == [q.answer for q in questions]
+    assert [e.question for e in task_b_examples(questions)] == [q.question for q in questions]
     assert [e.target for e in task_b_examples(questions, updated=True)] == [q.answer_after_update for q in questions]
-
 
 
 @pytest.mark.slow

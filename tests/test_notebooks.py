@@ -158,9 +158,11 @@ DATA_PATH = re.compile(r"\b(?:data_dir|kb_dir|kb_updates_dir|DATA_DIR)\b|[\"'](?
 WRITE_CALLS = {"write_text", "write_bytes", "to_csv", "to_json", "to_parquet", "to_pickle", "to_excel",
                "to_feather", "save", "save_pretrained", "savefig", "savez", "savetxt", "dump", "write_index",
                "mkdir", "touch", "unlink", "rmdir", "rmtree", "copy", "copy2", "copyfile", "copytree", "move",
-               "symlink_to", "train_lora", "save_adapter"}
+               "symlink_to", "train_lora", "save_adapter", "save_index"}
 PATH_CALLS = {"Path", "PurePath", "str", "join", "joinpath", "resolve", "expanduser", "absolute", "with_name",
               "with_suffix", "with_stem", "glob", "rglob", "iterdir"}
+#: Calls that only read their source and write their destination (``shutil.copy(src, dst)``, ``path.copy(dst)``).
+COPY_CALLS = {"copy", "copy2", "copyfile", "copytree"}
 OUTPUT_KEYWORDS = {"out", "output", "dest", "destination", "out_dir", "output_dir", "out_path", "output_path",
                    "save_to", "save_dir"}
 
@@ -215,7 +217,14 @@ def data_writes(sources: list[str]) -> list[tuple[int, str]]:
             if not isinstance(node, ast.Call):
                 continue
             writes = _opens_for_writing(node) or _call_name(node) in WRITE_CALLS
-            if writes and mentions_data(node):
+            if _call_name(node) in COPY_CALLS:  # copying *from* data/ is a read: only the destination counts
+                method = isinstance(node.func, ast.Attribute) and not (
+                    isinstance(node.func.value, ast.Name) and node.func.value.id == "shutil")
+                position = 0 if method else 1
+                dst = [*node.args[position:position + 1], *(k.value for k in node.keywords if k.arg in ("dst", "target"))]
+                if any(mentions_data(d) for d in dst):
+                    found.append((index, ast.unparse(node)))
+            elif writes and mentions_data(node):
                 found.append((index, ast.unparse(node)))
             elif any(k.arg in OUTPUT_KEYWORDS and mentions_data(k.value) for k in node.keywords):
                 found.append((index, ast.unparse(node)))
@@ -229,8 +238,11 @@ def test_data_write_heuristic_catches_direct_writes_and_ignores_reads():
         'df.to_csv("data/out.csv")\nhybrid = build_retriever(docs)\nhybrid.save(folder)',
         'build_index(docs, output_dir=ROOT / "data" / "index")\nopen(kb / "a.md").read()',
         'for p in kb.glob("*.md"):\n    p.unlink()\ndocs.save(tmp)',
+        'save_index(hybrid, settings.data_dir / "index")\nsave_index(hybrid, cache / "index")',
+        'shutil.copy(settings.data_dir / "examples" / "a.pdf", mine)\nshutil.copytree(mine, kb / "mine")',
+        'shutil.move(settings.data_dir / "examples" / "a.pdf", mine)\n(mine / "a.md").copy(kb / "a.md")',
     ])
-    assert [i for i, _ in writes] == [1, 1, 2, 3, 4], writes
+    assert [i for i, _ in writes] == [1, 1, 2, 3, 4, 5, 6, 7, 7], writes
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from helpers.prompts import RAG_INSTRUCTION, rag_prompt
 from helpers.rag import (
-    RAG_INSTRUCTION,
     attribute_answer,
     citation_summary,
     parse_citations,
     quoted_spans,
-    rag_prompt,
     strip_citations,
     verify_citations,
 )

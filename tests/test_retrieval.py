@@ -6,22 +6,18 @@ marked ``slow`` use the real packaged embedder.
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 
-import numpy as np
 import pytest
+from conftest import ToyEmbedder
 
+from helpers.ann import compare_faiss_indexes, synthetic_vectors
+from helpers.documents import load_documents
+from helpers.persistence import IndexMismatchError, load_index, save_index
 from helpers.retrieval import (
-    IndexMismatchError,
-    Retriever,
     build_retriever,
     build_retriever_from_folder,
-    compare_faiss_indexes,
-    load,
-    load_documents,
     reciprocal_rank_fusion,
-    synthetic_vectors,
     unique_docs,
 )
 
@@ -31,27 +27,6 @@ DOCS = {
     "warranty": "The warranty covers manufacturing defects for two years from purchase.",
     "support": "Support answers tickets within one business day by email or phone.",
 }
-
-
-class ToyEmbedder:
-    """Hashes words into 64 buckets: texts that share words get similar vectors."""
-
-    def __init__(self, name: str = "toy", dim: int = 64) -> None:
-        self.workbook_name = name
-        self.dim = dim
-        self.calls = 0
-
-    def get_sentence_embedding_dimension(self) -> int:
-        return self.dim
-
-    def encode(self, texts, **kwargs):
-        self.calls += len(texts)
-        out = np.zeros((len(texts), self.dim), dtype="float32")
-        for i, text in enumerate(texts):
-            for word in text.lower().replace(".", " ").split():
-                out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1
-        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
-        return out
 
 
 @pytest.mark.parametrize("method", ["dense", "bm25", "hybrid"])
@@ -65,7 +40,7 @@ def test_each_method_finds_the_right_document_first(method):
 
 
 def test_accepts_document_records_and_pairs():
-    from helpers.data import Document
+    from helpers.documents import Document
 
     records = [Document(doc_id=k, title=k, category="", updated="", text=v) for k, v in DOCS.items()]
     assert build_retriever(records, "bm25").doc_ids == sorted(DOCS)
@@ -92,14 +67,14 @@ def test_add_replace_and_remove_touch_only_the_given_documents():
 
 def test_save_load_round_trip_and_refuses_another_embedder(tmp_path):
     r = build_retriever(DOCS, method="hybrid", embedder=ToyEmbedder())
-    r.save(tmp_path / "idx")
-    again = load(tmp_path / "idx", embedder=ToyEmbedder())
+    save_index(r, tmp_path / "idx")
+    again = load_index(tmp_path / "idx", embedder=ToyEmbedder())
     assert [h.chunk_id for h in again.search("restocking fee", 3)] == [h.chunk_id for h in r.search("restocking fee", 3)]
-    assert again.metadata()["documents"] == r.metadata()["documents"]
+    assert again.checksums == r.checksums  # the documents (id -> checksum) the saved index records
     with pytest.raises(IndexMismatchError, match="built with embedder 'toy'"):
-        Retriever.load(tmp_path / "idx", embedder=ToyEmbedder(name="other"))
+        load_index(tmp_path / "idx", embedder=ToyEmbedder(name="other"))
     with pytest.raises(IndexMismatchError, match="64-d"):
-        Retriever.load(tmp_path / "idx", embedder=ToyEmbedder(dim=32))
+        load_index(tmp_path / "idx", embedder=ToyEmbedder(dim=32))
 
 
 def test_rrf_and_unique_docs():
@@ -118,12 +93,17 @@ def test_reranker_reorders_candidates():
 
     r = build_retriever(DOCS, method="bm25", rerank=PreferTravel())
     assert r.search("return hardware within days or per night", k=2)[0].doc_id == "travel"
+    plain = build_retriever(DOCS, method="bm25")
+    reranked = plain.view(reranker=PreferTravel(), candidates=5)
+    assert (reranked.method, reranked.candidates, plain.reranker) == ("bm25", 5, None)
+    assert reranked.search("return hardware within days or per night", k=2)[0].doc_id == "travel"
+    assert plain.search("return hardware within days or per night", k=1)[0].doc_id == "returns"
 
 
 def test_folder_loader_reads_md_txt_pdf_and_warns_about_unreadable_files(tmp_path):
     from pathlib import Path
 
-    fixture = Path(__file__).parent / "fixtures" / "tiny.pdf"
+    fixture = Path(__file__).resolve().parent.parent / "data" / "examples" / "warranty-summary.pdf"
     (tmp_path / "a.md").write_text("---\nid: doc-a\ntitle: A\n---\n# A\nHotel cap is 165 euros.\n")
     (tmp_path / "b.txt").write_text("Plain text about the warranty.")
     (tmp_path / "c.pdf").write_bytes(fixture.read_bytes())
@@ -140,6 +120,26 @@ def test_folder_loader_reads_md_txt_pdf_and_warns_about_unreadable_files(tmp_pat
     assert r.search("hotel cap euros", 1)[0].doc_id == "doc-a"
 
 
+def test_views_share_one_index_and_refuse_a_method_the_index_lacks():
+    r = build_retriever(DOCS, method="hybrid", embedder=ToyEmbedder())
+    dense, bm25 = r.view("dense"), r.view("bm25")
+    assert (dense.method, bm25.method) == ("dense", "bm25") and r.methods == ["hybrid", "dense", "bm25"]
+    dense.add({"parking": "Staff parking permits cost 12 euros per month at the garage."})
+    bm25.add({"canteen": "The canteen serves vegetarian lunch from noon until two."})
+    ids = list(r.chunks)
+    assert all(isinstance(i, int) for i in ids) and len(set(ids)) == len(ids)
+    assert r.store.vectors.ntotal == len(r.chunks) == len(dense.chunks) == len(bm25.chunks)
+    assert r.store.next_id == max(ids) + 1
+    for view in (dense, bm25, r):
+        assert view.search("staff parking permits garage", k=1)[0].doc_id == "parking", view.method
+        assert view.search("canteen vegetarian lunch", k=1)[0].doc_id == "canteen", view.method
+    assert r.doc_ids == dense.doc_ids == bm25.doc_ids == sorted([*DOCS, "parking", "canteen"])
+    only_bm25 = build_retriever(DOCS, method="bm25")
+    assert only_bm25.methods == ["bm25"]
+    with pytest.raises(ValueError, match="cannot search by 'dense'.*method='hybrid'"):
+        only_bm25.view("dense")
+
+
 def test_faiss_index_comparison_reports_recall_against_exact():
     x = synthetic_vectors(2000, 32, clusters=20, seed=1)
     table = compare_faiss_indexes(x, x[:50], k=10, hnsw_ef=(64,), ivf_nprobe=(1, 50), repeats=1)
@@ -152,6 +152,6 @@ def test_faiss_index_comparison_reports_recall_against_exact():
 def test_real_embedder_dense_search_and_mismatch(embedder, tmp_path):
     r = build_retriever(DOCS, method="dense", embedder=embedder)
     assert r.search("How long do I have to send a device back?", 1)[0].doc_id == "returns"
-    r.save(tmp_path / "idx")
+    save_index(r, tmp_path / "idx")
     with pytest.raises(IndexMismatchError):
-        load(tmp_path / "idx", embedder=ToyEmbedder(dim=384))
+        load_index(tmp_path / "idx", embedder=ToyEmbedder(dim=384))

@@ -6,18 +6,9 @@ import pytest
 
 from helpers.chunking import ChunkingConfig
 from helpers.generation import Generation
-from helpers.rag import RagAnswer
-from helpers.retrieval import Hit, build_retriever
-from helpers.widgets import (
-    AskPanel,
-    AskResult,
-    ChunkingExplorer,
-    available_methods,
-    chunking_metrics,
-    render_answer,
-    render_chunks,
-    retriever_view,
-)
+from helpers.rag import Answer
+from helpers.retrieval import Hit, build_retriever, chunking_metrics
+from helpers.widgets import AskPanel, AskResult, ChunkingExplorer, render_answer, render_chunks
 
 DOCS = {
     "returns": "# Returns\n\nCustomers may return hardware within 30 days of delivery. A restocking fee of 15 percent applies.",
@@ -33,7 +24,7 @@ def _result(answer: str, citations: list[str], attributed: list[str]) -> AskResu
             Hit("travel", "travel#0", "Hotel limit 160 euros.", 0.4)]
     gen = Generation(text=answer, prompt_tokens=50, completion_tokens=5, seconds=0.1, batch_seconds=0.1,
                      prompt="p", finish_reason="stop")
-    rag = RagAnswer(question="q?", text=answer, answer=answer, citations=citations, hits=hits, generation=gen)
+    rag = Answer(question="q?", text=answer, answer=answer, citations=citations, hits=hits, generation=gen)
     return AskResult(question="q?", method="bm25", k=2, rerank=False, answer=rag, attributed=attributed)
 
 
@@ -54,10 +45,10 @@ def test_render_answer_says_when_nothing_is_cited_or_traced():
 
 def test_retriever_view_switches_method_only_where_the_index_exists():
     bm25 = build_retriever(DOCS, method="bm25")
-    assert available_methods(bm25) == ["bm25"]
+    assert bm25.methods == ["bm25"]
     with pytest.raises(ValueError, match="cannot search by 'dense'.*method='hybrid'"):
-        retriever_view(bm25, "dense")
-    view = retriever_view(bm25, None)
+        bm25.view("dense")
+    view = bm25.view(None)
     assert view.method == "bm25" and view.chunks is bm25.chunks, "a view shares the index"
 
 
@@ -73,6 +64,7 @@ def test_render_chunks_colours_each_chunk_and_escapes():
 def test_chunking_metrics_measure_retrieval_of_a_configuration():
     m = chunking_metrics(DOCS, QUESTIONS, RELEVANT, ChunkingConfig("markdown", size=64, overlap=0))
     assert m["chunks"] == 3 and m["recall@1"] == 1.0 and m["MRR@10"] == 1.0
+    assert {"recall@5", "recall@10", "nDCG@10", "ms/query", "mean tokens"} <= set(m)
     with pytest.raises(ValueError, match="2 questions but 1 sets"):
         chunking_metrics(DOCS, QUESTIONS, RELEVANT[:1], ChunkingConfig())
 

@@ -1,0 +1,150 @@
+"""The package's shape: no import cycles, small modules, a light ``import helpers``, prompts in one place."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+HELPERS = REPO / "helpers"
+MODULES = {p.stem: p for p in sorted(HELPERS.glob("*.py"))}
+PACKAGE = "__init__"  # ``import helpers.x`` runs helpers/__init__.py first
+MAX_LINES = 500
+HEAVY = ("torch", "transformers", "sentence_transformers", "faiss")
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    """``if TYPE_CHECKING:`` or ``if typing.TYPE_CHECKING:``."""
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
+        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _runtime_nodes(node: ast.AST):
+    """Every node below ``node``, skipping the bodies of ``if TYPE_CHECKING:`` blocks (never run)."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.If) and _is_type_checking(child.test):
+            for other in child.orelse:
+                yield other
+                yield from _runtime_nodes(other)
+            continue
+        yield child
+        yield from _runtime_nodes(child)
+
+
+def helpers_imports(path: Path) -> set[str]:
+    """The sibling ``helpers`` modules that ``path`` imports at run time (module level or inside a
+    function), as module names; ``from helpers import name`` of a non-module counts as the package."""
+    found = set()
+    for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "helpers":
+                    found.add(parts[1] if len(parts) > 1 else PACKAGE)
+        elif isinstance(node, ast.ImportFrom):
+            parts = (node.module or "").split(".")
+            if node.level == 0 and parts[0] != "helpers":
+                continue
+            if node.level == 0 and len(parts) > 1:  # from helpers.x import y
+                found.add(parts[1])
+            elif node.level > 0 and parts != [""]:  # from .x import y
+                found.add(parts[0])
+            else:  # from helpers import x / from . import x
+                found |= {a.name if a.name in MODULES else PACKAGE for a in node.names}
+    return found - {path.stem}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of ``graph`` as a path ``[a, b, ..., a]``, or ``None`` if it is acyclic."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (cycle := visit(start)):
+            return cycle
+    return None
+
+
+def test_the_import_scanner_sees_local_imports_and_skips_type_checking(tmp_path):
+    source = tmp_path / "demo.py"
+    source.write_text("from typing import TYPE_CHECKING\nimport numpy\nfrom helpers.data import load_kb\n"
+                      "import helpers.rag as rag\nif TYPE_CHECKING:\n    from helpers.models import LLM\n"
+                      "def f():\n    from helpers.retrieval import Hit\n    from helpers import systems, Answer\n")
+    assert helpers_imports(source) == {"data", "rag", "retrieval", "systems", PACKAGE}
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_helpers_modules_import_each_other_without_cycles():
+    graph = {name: helpers_imports(path) for name, path in MODULES.items()}
+    unknown = {name: sorted(deps - set(MODULES)) for name, deps in graph.items() if deps - set(MODULES)}
+    assert not unknown, f"imports of helpers modules that do not exist: {unknown}"
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle among helpers modules: " + " -> ".join(
+        "helpers" if m == PACKAGE else f"helpers.{m}" for m in cycle)
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_no_helpers_module_is_over_500_lines(name):
+    lines = len(MODULES[name].read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_LINES, f"helpers/{name}.py has {lines} lines (max {MAX_LINES}): split it by pipeline step"
+
+
+def test_import_helpers_is_light_and_every_public_name_resolves():
+    code = ("import json, sys\nimport helpers\n"
+            f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+            "missing = [n for n in helpers.__all__ if not hasattr(helpers, n)]\n"
+            "print(json.dumps({'heavy': heavy, 'missing': missing, 'all': list(helpers.__all__)}))")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["heavy"] == [], f"`import helpers` imports {report['heavy']}; import them inside the functions"
+    assert report["missing"] == [], f"helpers.__all__ names what helpers does not define: {report['missing']}"
+    assert len(set(report["all"])) == len(report["all"]) and {"build_system", "build_retriever"} <= set(report["all"])
+
+
+def _string_literals(path: Path) -> list[str]:
+    """The string constants of a module (f-string parts included), docstrings excluded."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docstrings.add(id(first.value))
+    return [node.value for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings]
+
+
+def test_every_prompt_string_lives_in_helpers_prompts():
+    import helpers.prompts as prompts
+
+    needles = {"Answer with a few words only", "I don't know", "Reply with JSON only", "Using the text above",
+               "Using the documents above", "ACCESS GRANTED"}
+    needles |= {value for name, value in vars(prompts).items()  # every instruction the module defines
+                if name.isupper() and isinstance(value, str) and len(value) >= 12}
+    assert all(any(n in s for s in _string_literals(MODULES["prompts"])) or n in vars(prompts).values()
+               for n in needles)
+    offenders = sorted({(f"helpers/{name}.py", needle) for name, path in MODULES.items() if name != "prompts"
+                        for literal in _string_literals(path) for needle in needles if needle in literal})
+    assert not offenders, f"prompt text outside helpers/prompts.py (import it from there instead): {offenders}"
