@@ -148,3 +148,14 @@ def test_every_prompt_string_lives_in_helpers_prompts():
     offenders = sorted({(f"helpers/{name}.py", needle) for name, path in MODULES.items() if name != "prompts"
                         for literal in _string_literals(path) for needle in needles if needle in literal})
     assert not offenders, f"prompt text outside helpers/prompts.py (import it from there instead): {offenders}"
+
+
+def test_the_product_refers_to_no_file_outside_its_repository():
+    """A user's clone has only the repository: no tracked file may point at the shared folder beside it (the
+    workbook's own claims list is ``docs/CLAIMS.md``)."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    outside = "../" + "shared"  # written in two parts so that this test does not find itself
+    offenders = [name for name in tracked if (REPO / name).is_file() and not name.endswith((".png", ".pdf"))
+                 and outside in (REPO / name).read_text(encoding="utf-8", errors="ignore")]
+    assert not offenders, f"files that refer to {outside}, which a user's clone does not have: {offenders}"
+    assert (REPO / "docs" / "CLAIMS.md").is_file()
