@@ -1,18 +1,20 @@
 """Side-by-side metrics for whole systems (prompt-only, RAG, LoRA, LoRA + RAG): notebooks 04 and 05.
 
 :func:`system_metrics` turns one system's rows (from :func:`helpers.systems.evaluate_systems`) into a
-row of the comparison, :func:`compare` does it for all; :func:`recommendations` states which approach
-the measurements support, so the advice is computed, not typed.
+row of the comparison, :func:`compare` does it for all; :func:`intervals` gives each rate its n and
+95% interval, :func:`paired` compares two systems question by question, and :func:`recommendations`
+states which approach those paired tests support, so the advice is computed, not typed.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
 from helpers.evaluation import summarize
+from helpers.uncertainty import PairedTest, paired_test, questions_needed, rate, rate_of
 
 
 def system_metrics(scores: pd.DataFrame, *, build_seconds: float = 0.0) -> pd.Series:
@@ -45,47 +47,104 @@ def compare(scores: pd.DataFrame, build_seconds: Mapping[str, float] | None = No
                          for name, rows in scores.groupby("system", sort=False)}).T.rename_axis("system")
 
 
-def recommendations(table: pd.DataFrame, *, prompt_only: str, rag: str, lora: str, lora_rag: str,
+#: Per-question outcomes behind the comparison's rates: name -> (questions counted, column the system
+#: must have measured, outcome).
+OUTCOMES = {
+    "accuracy": ("answerable", "correct", lambda r: r["correct"]),
+    "wrong_abstention": ("answerable", "abstained", lambda r: r["abstained"]),
+    "abstention_ok": ("unanswerable", "abstained", lambda r: r["abstained"]),
+    "JSON valid": ("all", "json_valid", lambda r: r["json_valid"]),
+    "cites": ("answerable", "n_cited", lambda r: r["n_cited"] > 0),
+    "correct source cited": ("answerable", "n_cited",
+                             lambda r: (r["n_cited"] > 0) & (r["invented"] == 0) & (r["cit_precision"] > 0)),
+    "traceable": ("answerable", "attributed_support", lambda r: r["attributed_support"]),
+}
+
+
+def outcomes(scores: pd.DataFrame, system: str, metric: str) -> pd.Series:
+    """One system's per-question outcome (bool, indexed by question id) behind a rate of :data:`OUTCOMES`.
+
+    Raises:
+        KeyError: an unknown metric, or a system that did not measure it (e.g. JSON for a text system).
+    """
+    which, needed, outcome = OUTCOMES[metric]
+    rows = scores[scores["system"] == system]
+    if needed not in rows or rows[needed].isna().all():
+        raise KeyError(f"{system!r} did not measure {metric!r}")
+    if which != "all":
+        rows = rows[(rows["type"] == "unanswerable") == (which == "unanswerable")]
+    return outcome(rows).fillna(False).astype(bool).set_axis(rows["id"])
+
+
+def intervals(scores: pd.DataFrame, metrics: Sequence[str] = ("accuracy",)) -> pd.DataFrame:
+    """Every system's rates with n and 95% Wilson intervals: one row per (system, metric) with
+    ``value``, ``k``, ``n``, ``low``, ``high``; metrics a system did not measure are left out."""
+    rows = {}
+    for system in scores["system"].unique():
+        for metric in metrics:
+            try:
+                r = rate(outcomes(scores, system, metric).tolist())
+            except KeyError:
+                continue
+            rows[(system, metric)] = {"value": r.value, "k": r.k, "n": r.n, "low": r.low, "high": r.high}
+    return pd.DataFrame(rows).T.rename_axis(["system", "metric"])
+
+
+def paired(scores: pd.DataFrame, a: str, b: str, metric: str = "accuracy") -> PairedTest:
+    """:func:`helpers.uncertainty.paired_test` of systems ``a`` and ``b`` on the questions both answered."""
+    x, y = outcomes(scores, a, metric), outcomes(scores, b, metric)
+    common = x.index.intersection(y.index)
+    return paired_test(x[common].tolist(), y[common].tolist())
+
+
+def _verdict(test: PairedTest, a: str, b: str, what: str, detect: float) -> str:
+    """"a vs b" with the paired test, or why the data cannot tell them apart."""
+    said = f"{what}: {a} {test.a.value:.0%} vs {b} {test.b.value:.0%}, {test}"
+    if test.distinguishable:
+        return said
+    discordant = (test.only_a + test.only_b) / test.n if test.n else 0.0
+    return (f"{said}: not distinguishable; about {questions_needed(detect, discordant)} questions would detect a "
+            f"{detect * 100:.0f}-point difference")
+
+
+def recommendations(scores: pd.DataFrame, *, prompt_only: str, rag: str, lora: str, lora_rag: str,
                     rag_format: str | None = None, update: pd.DataFrame | None = None,
-                    margin: float = 0.1) -> list[str]:
-    """Plain-language conclusions from a :func:`compare` table, each chosen by comparing measured
-    numbers with ``margin`` (the absolute difference that counts as clear); where the data do not
-    separate two systems, it says so. ``prompt_only``, ``rag``, ``lora``, ``lora_rag``: the four
-    systems' names; ``rag_format``: a RAG system asked for ``lora_rag``'s output format; ``update``: a
-    :class:`helpers.systems.KnowledgeUpdate` table (``new after``, ``update_seconds``)."""
-    t = table
+                    detect: float = 0.10) -> list[str]:
+    """Plain-language conclusions from the per-question scores of :func:`helpers.systems.evaluate_systems`.
+
+    Each sentence is chosen by a paired test on the same questions (exact McNemar, 5% level), and
+    states the difference with its 95% CI and n; where the test cannot separate two systems it says
+    "not distinguishable" and how many questions would detect a ``detect``-sized difference.
+    ``prompt_only``, ``rag``, ``lora``, ``lora_rag``: the four systems' names; ``rag_format``: a RAG
+    system asked for ``lora_rag``'s output format; ``update``: a :class:`helpers.systems.KnowledgeUpdate`
+    table (``new after``, ``n``, ``update_seconds``)."""
     out = []
-    acc = t["accuracy"]
-    if acc[rag] > acc[prompt_only] + margin:
-        out.append(f"Use RAG for questions about your own documents: it answers {acc[rag]:.0%} where the prompted "
-                   f"model alone answers {acc[prompt_only]:.0%} (claim C3 holds here).")
+    c3 = paired(scores, rag, prompt_only)
+    if c3.distinguishable and c3.difference > 0:
+        out.append(f"Use RAG for questions about your own documents (claim C3 holds). "
+                   f"{_verdict(c3, rag, prompt_only, 'Accuracy', detect)}.")
     else:
-        out.append(f"RAG did not clearly beat prompting alone here ({acc[rag]:.0%} vs {acc[prompt_only]:.0%}): "
-                   "check retrieval quality and the model's reading ability before building on it.")
-    if acc[lora] < acc[rag] - margin:
-        out.append(f"Do not fine-tune to add knowledge: the closed-book LoRA model answers {acc[lora]:.0%} of questions "
-                   f"whose facts it was not trained on, RAG {acc[rag]:.0%}.")
-    fmt = t["JSON valid"]
-    base_fmt = fmt[rag_format] if rag_format else math.nan
-    if not math.isnan(fmt[lora_rag]) and (math.isnan(base_fmt) or fmt[lora_rag] > base_fmt + margin):
-        out.append(f"Fine-tune for the output format: LoRA + RAG returns valid JSON {fmt[lora_rag]:.0%} of the time"
-                   + (f" vs {base_fmt:.0%} when the base model is only asked to (claim C6)." if not math.isnan(base_fmt) else "."))
-    elif not math.isnan(base_fmt):
-        out.append(f"Prompting already gives the format ({base_fmt:.0%} valid JSON vs {fmt[lora_rag]:.0%} after LoRA): "
-                   "fine-tuning is not needed for it here.")
-    ok_lr, ok_rf = t.loc[lora_rag, "sources ok"], t.loc[rag_format, "sources ok"] if rag_format else math.nan
-    cites_lr = t.loc[lora_rag, "cites"]
-    if rag_format and cites_lr * ok_lr > t.loc[rag_format, "cites"] * ok_rf + margin:
-        out.append(f"Combine both for a production system (claim C7): LoRA + RAG cites a correct, retrieved source in "
-                   f"{cites_lr * ok_lr:.0%} of its answers vs {t.loc[rag_format, 'cites'] * ok_rf:.0%} for RAG prompted for "
-                   f"the same format, at {acc[lora_rag]:.0%} accuracy vs {acc[rag]:.0%} for plain RAG.")
-    else:
-        out.append("The combination did not clearly improve cited answers over prompted RAG on this data.")
+        out.append(f"RAG did not beat prompting alone here; check retrieval and the model's reading before building "
+                   f"on it. {_verdict(c3, rag, prompt_only, 'Accuracy', detect)}.")
+    c1 = paired(scores, rag, lora)
+    if c1.distinguishable and c1.difference > 0:
+        out.append(f"Do not fine-tune to add knowledge: the closed-book LoRA model does not know facts it was not "
+                   f"trained on. {_verdict(c1, rag, lora, 'Accuracy', detect)}.")
+    if rag_format:
+        c6 = paired(scores, lora_rag, rag_format, "JSON valid")
+        lead = ("Fine-tune for the output format (claim C6)" if c6.distinguishable and c6.difference > 0
+                else "Fine-tuning did not improve the format over prompting for it here")
+        out.append(f"{lead}. {_verdict(c6, lora_rag, rag_format, 'Valid JSON', detect)}.")
+        c7 = paired(scores, lora_rag, rag_format, "correct source cited")
+        lead = ("Combine both for answers that cite their source (claim C7)" if c7.distinguishable and c7.difference > 0
+                else "The combination did not cite correct sources more often than prompted RAG")
+        out.append(f"{lead}. {_verdict(c7, lora_rag, rag_format, 'Answers citing a correct, retrieved source', detect)}. "
+                   f"{_verdict(paired(scores, lora_rag, rag), lora_rag, rag, 'Accuracy', detect)}.")
     if update is not None:
-        fresh = update["new after"]
-        best = fresh.idxmax()
-        out.append(f"When documents change, retrieval-based systems follow at once: after re-indexing "
-                   f"({update.loc[rag, 'update_seconds']:.2f} s) {rag} gives the new answer for {fresh[rag]:.0%} of the changed "
-                   f"facts and {lora} for {fresh[lora]:.0%} until it is retrained "
-                   f"({update.loc[lora, 'update_seconds']:.0f} s of training); best after the update: {best}.")
+        fresh = {name: rate_of(round(update.loc[name, "new after"] * update.loc[name, "n"]), update.loc[name, "n"])
+                 for name in (rag, lora)}
+        out.append(f"When documents change, retrieval follows at once: after re-indexing "
+                   f"({update.loc[rag, 'update_seconds']:.2f} s) {rag} gives the new answer for {fresh[rag]} of the changed "
+                   f"facts, {lora} for {fresh[lora]} until it is retrained "
+                   f"({update.loc[lora, 'update_seconds']:.0f} s of training).")
     return out

@@ -151,7 +151,7 @@ def evaluate_systems(systems: Sequence[System], questions: Sequence[Question], *
 @dataclass
 class KnowledgeUpdate:
     """What :func:`knowledge_update` measured: ``table``, per system, the shares of answers giving the new
-    (v2) and old (v1) fact and of contexts holding each, before and after, plus ``update_seconds``;
+    (v2) and old (v1) fact and of contexts holding each, before and after, plus ``n`` and ``update_seconds``;
     ``before``/``after`` (answers by system), ``change`` (what re-indexing did) and its ``seconds``."""
 
     table: pd.DataFrame
@@ -187,6 +187,6 @@ def knowledge_update(systems: Sequence[System], updates: Any, questions: Sequenc
             for fact, updated in (("new", True), ("old", False)):
                 row[f"context {fact} {when}"] = (_share([any(contains_match(h.text, q.gold(updated)) for h in a.hits)
                                                          for q, a in zip(questions, answers)]) if s.retriever else math.nan)
-        rows[s.name] = {**row, "update_seconds": seconds if s.retriever is not None else math.nan}
+        rows[s.name] = {**row, "n": len(questions), "update_seconds": seconds if s.retriever is not None else math.nan}
     change = {key: sum(c[key] for c in changes) for key in (changes[0] if changes else {})}
     return KnowledgeUpdate(pd.DataFrame(rows).T.rename_axis("system"), before, after, change, seconds)

@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from helpers.comparison import compare, recommendations, system_metrics
+from helpers.comparison import compare, intervals, paired, recommendations, system_metrics
 
 
 def _scores(correct, types=None, **extra):
@@ -34,27 +34,57 @@ def test_citation_columns_only_count_answers_that_cite():
     assert row["cites"] == 0.75 and row["sources ok"] == 1 / 3 and row["traceable"] == 0.5
 
 
-def _table(**overrides):
-    base = {"accuracy": 0.3, "JSON valid": math.nan, "cites": math.nan, "sources ok": math.nan}
-    rows = {"P": {**base, "accuracy": 0.0}, "R": base, "RJ": {**base, "JSON valid": 0.5, "cites": 0.2, "sources ok": 0.5},
-            "L": {**base, "accuracy": 0.0}, "LR": {**base, "JSON valid": 1.0, "cites": 0.9, "sources ok": 0.8}}
-    for key, value in overrides.items():
-        system, metric = key.split("__")
-        rows[system][metric] = value
-    return pd.DataFrame(rows).T
+def _long(n: int = 60, **correct_share) -> pd.DataFrame:
+    """Per-question rows of five systems on the same ``n`` questions (the last 10 unanswerable).
+
+    ``correct_share`` sets each system's share of correct answerable questions (the first ones);
+    RJ and LR answer in JSON and cite; LR cites correct sources far more often than RJ."""
+    shares = {"P": 0.0, "R": 0.5, "RJ": 0.5, "L": 0.0, "LR": 0.5, **correct_share}
+    types = ["single-fact"] * (n - 10) + ["unanswerable"] * 10
+    frames = []
+    for system, share in shares.items():
+        k = round(share * (n - 10))
+        correct = [i < k for i in range(n - 10)] + [False] * 10
+        extra = {}
+        if system in ("RJ", "LR", "R"):
+            good = 0.9 if system == "LR" else 0.1
+            cite = [i < round(good * n) for i in range(n)]
+            extra = {"n_cited": [int(c) for c in cite], "invented": [0] * n,
+                     "cit_precision": [1.0 if c else None for c in cite], "attributed_support": correct}
+        if system in ("RJ", "LR"):
+            extra["json_valid"] = [True] * n if system == "LR" else [i % 2 == 0 for i in range(n)]
+        frames.append(_scores(correct, types, **extra).assign(system=system, id=[f"q{i}" for i in range(n)]))
+    return pd.concat(frames, ignore_index=True)
 
 
-def test_recommendations_follow_the_numbers():
-    advice = recommendations(_table(), prompt_only="P", rag="R", lora="L", lora_rag="LR", rag_format="RJ")
-    text = " ".join(advice)
-    assert "Use RAG" in text and "Do not fine-tune to add knowledge" in text and "Fine-tune for the output format" in text
-    assert "Combine both" in text
-    flipped = " ".join(recommendations(_table(R__accuracy=0.05, RJ__accuracy=0.05), prompt_only="P", rag="R", lora="L",
-                                       lora_rag="LR", rag_format="RJ"))
-    assert "did not clearly beat" in flipped
-    same_format = " ".join(recommendations(_table(**{"RJ__JSON valid": 1.0}), prompt_only="P", rag="R", lora="L",
-                                           lora_rag="LR", rag_format="RJ"))
-    assert "Prompting already gives the format" in same_format
+NAMES = {"prompt_only": "P", "rag": "R", "lora": "L", "lora_rag": "LR", "rag_format": "RJ"}
+
+
+def test_recommendations_follow_paired_tests():
+    text = " ".join(recommendations(_long(), **NAMES))
+    assert "Use RAG" in text and "claim C3 holds" in text and "exact McNemar p" in text and "n = 60" in text
+    assert "Do not fine-tune to add knowledge" in text
+    assert "Fine-tune for the output format (claim C6)" in text
+    assert "Combine both for answers that cite their source (claim C7)" in text
+    flipped = " ".join(recommendations(_long(R=0.04, RJ=0.04), **NAMES))  # 2 of 50 questions: no evidence
+    assert "RAG did not beat prompting alone" in flipped and "not distinguishable" in flipped
+    assert "questions would detect a 10-point difference" in flipped
+    same_format = _long()
+    same_format.loc[same_format["system"] == "RJ", "json_valid"] = True
+    assert "Fine-tuning did not improve the format" in " ".join(recommendations(same_format, **NAMES))
+
+
+def test_paired_and_intervals_read_per_question_outcomes():
+    scores = _long()
+    test = paired(scores, "R", "P")
+    assert (test.only_a, test.only_b, test.n) == (25, 0, 50) and test.distinguishable
+    table = intervals(scores, ["accuracy", "JSON valid"])
+    assert table.loc[("R", "accuracy"), "k"] == 25 and table.loc[("R", "accuracy"), "n"] == 50
+    assert ("R", "JSON valid") not in table.index  # a text system did not measure JSON
+    assert ("P", "accuracy") in table.index and ("P", "cites") not in intervals(scores, ["cites"]).index
+    assert table.loc[("LR", "JSON valid"), "n"] == 60
+    low, high = table.loc[("R", "accuracy"), ["low", "high"]]
+    assert low < 0.5 < high
 
 
 def test_compare_builds_one_row_per_system():
@@ -64,9 +94,8 @@ def test_compare_builds_one_row_per_system():
 
 
 def test_recommendations_read_the_knowledge_update_table():
-    update = pd.DataFrame({"new after": {"P": 0.0, "R": 1.0, "L": 0.25, "LR": 0.75},
+    update = pd.DataFrame({"new after": {"P": 0.0, "R": 1.0, "L": 0.25, "LR": 0.75}, "n": {k: 8 for k in "P R L LR".split()},
                            "update_seconds": {"P": math.nan, "R": 0.04, "L": 120.0, "LR": 0.04}})
-    text = recommendations(_table(), prompt_only="P", rag="R", lora="L", lora_rag="LR", rag_format="RJ",
-                           update=update)[-1]
-    assert "after re-indexing (0.04 s) R gives the new answer for 100% of the changed facts" in text
-    assert "L for 25% until it is retrained (120 s of training); best after the update: R" in text
+    text = recommendations(_long(), **NAMES, update=update)[-1]
+    assert "after re-indexing (0.04 s) R gives the new answer for 100% (8/8, 95% CI 68%–100%) of the changed facts" in text
+    assert "L for 25% (2/8, 95% CI 7%–59%) until it is retrained (120 s of training)" in text
