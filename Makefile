@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: help setup test lint unit notebooks run lab benchmark benchmark-retrieval clean-cache
+.PHONY: help setup test lint unit notebooks run lab benchmark benchmark-retrieval defaults readme clean-cache
 
 help:
 	@echo "make setup      install torch (CPU build without a GPU), the workbook and the offline models"
@@ -15,6 +15,8 @@ help:
 	@echo "make lab        start JupyterLab in notebooks/"
 	@echo "make benchmark  tokens/s, unbatched vs batched generation"
 	@echo "make benchmark-retrieval  pipeline overhead and FAISS flat/HNSW/IVF latency vs N"
+	@echo "make defaults   re-choose and check the retrieval defaults and task A's abstain share (dev only)"
+	@echo "make readme     write the last run's claim verdicts into README.md"
 
 setup:
 	$(PYTHON) scripts/setup_env.py
@@ -41,6 +43,13 @@ benchmark:
 
 benchmark-retrieval:
 	$(PYTHON) benchmarks/retrieval_benchmark.py
+
+defaults:
+	$(PYTHON) benchmarks/retrieval_defaults.py
+	$(PYTHON) benchmarks/choose_abstain_share.py
+
+readme:
+	$(PYTHON) scripts/update_readme.py
 
 clean-cache:
 	rm -rf .cache

@@ -4,7 +4,7 @@ Entry points for use outside the notebooks (``docs/ARCHITECTURE.md`` maps every 
 helpers`` does not import torch, the first model load does)::
 
     from helpers import build_retriever, build_system, evaluate_systems, load_documents, compare
-    rag = build_system("rag", retriever=build_retriever(load_documents("my-folder"), method="hybrid"))
+    rag = build_system("rag", retriever=build_retriever(load_documents("my-folder")))
     print(rag.answer(["What is our refund policy?"])[0].answer)
 """
 

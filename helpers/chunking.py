@@ -4,7 +4,10 @@ Strategies (compared in notebook 02): ``"fixed"``, windows of ``size`` tokens ov
 ``"sentence"``, paragraphs (or sentences, where a paragraph is too long) packed up to ``size`` tokens;
 ``"markdown"``, split at ``#``-``###`` headings, then paragraphs, sentences, words, each chunk prefixed
 with its heading path (``Title > Section``); ``"none"``, whole documents. A *token* is a whitespace-separated
-word (about 1.3 word pieces, so ``size=128`` stays inside MiniLM's 256-token window).
+word (about 1.3 word pieces). The default, markdown chunks of at most 400 words, keeps sections and short
+passages whole; MiniLM reads the first ~200 words of a chunk (its 256-piece window), the LLM all of it.
+It was chosen across corpora (:mod:`helpers.retrieval_defaults`): smaller chunks win on the knowledge
+base but split short FAQ answers and fall below a whole-passage baseline there.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ class ChunkingConfig:
     """How to chunk: the strategy, the maximum size in tokens, and the overlap (``fixed`` only)."""
 
     strategy: Strategy = "markdown"
-    size: int = 128
+    size: int = 400
     overlap: int = 32
 
     def __post_init__(self) -> None:

@@ -51,6 +51,8 @@ def compare(scores: pd.DataFrame, build_seconds: Mapping[str, float] | None = No
 #: must have measured, outcome).
 OUTCOMES = {
     "accuracy": ("answerable", "correct", lambda r: r["correct"]),
+    "exact": ("answerable", "exact", lambda r: r["exact"]),
+    "JSON strict": ("all", "json_strict", lambda r: r["json_strict"]),
     "wrong_abstention": ("answerable", "abstained", lambda r: r["abstained"]),
     "abstention_ok": ("unanswerable", "abstained", lambda r: r["abstained"]),
     "JSON valid": ("all", "json_valid", lambda r: r["json_valid"]),

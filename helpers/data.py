@@ -246,7 +246,18 @@ def load_python_faq(
     Raises:
         ValueError: a malformed row of ``passages.jsonl`` or ``questions.jsonl`` (file and line given).
     """
-    root = (Path(data_dir) if data_dir else get_settings().data_dir) / "python_faq"
+    return _load_faq_corpus("python_faq", split, data_dir)
+
+
+def load_heldout_faq(data_dir: str | Path | None = None) -> tuple[list[Passage], list[FaqQuestion]]:
+    """Load the held-out corpus (SQLite and Git FAQs with distractors, ``data/heldout_faq``): never used
+    to choose any setting, only to check that the retrieval defaults hold on documents they never saw."""
+    return _load_faq_corpus("heldout_faq", None, data_dir)
+
+
+def _load_faq_corpus(name: str, split: str | Iterable[str] | None,
+                     data_dir: str | Path | None) -> tuple[list[Passage], list[FaqQuestion]]:
+    root = (Path(data_dir) if data_dir else get_settings().data_dir) / name
     passages = [Passage(**{k: r[k] for k in _PASSAGE_SCHEMA})
                 for r in _read_jsonl(root / "passages.jsonl", _PASSAGE_SCHEMA)]
     questions = [FaqQuestion(**{k: r[k] for k in _FAQ_QUESTION_SCHEMA})

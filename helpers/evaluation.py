@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from helpers.generation import Generation, generate
+from helpers.uncertainty import rate
 
 if TYPE_CHECKING:
     from helpers.data import Question
@@ -79,6 +80,10 @@ ABSTENTION_PATTERNS = (
     r"\bnot (in|part of) the (context|document|documents|text|sources)\b", r"\bunknown\b",
     r"\bdoes not (say|mention|contain|specify)\b", r"\bdoesn't (say|mention|contain|specify)\b",
     r"^\s*(n/?a|none)\s*\.?\s*$",
+    r"\bi(?:'| a)?m (not sure|unsure|not certain)\b", r"\bi have no (idea|information)\b",
+    r"\bi (do not|don't|dont) have (any |enough )?(information|details|data|access)\b",
+    r"\b(could not|couldn't) (find|locate|determine)\b", r"\bnot enough (information|context|details)\b",
+    r"\bno mention\b",
 )
 _ABSTAIN = re.compile("|".join(ABSTENTION_PATTERNS), re.IGNORECASE)
 
@@ -204,14 +209,16 @@ def evaluate_prompts(
 
 
 def summarize(scores: pd.DataFrame, by: str | list[str] | None = None) -> pd.DataFrame:
-    """Aggregate :func:`score_generations` rows: ``accuracy`` (correct on answerable questions),
-    ``exact``, ``f1``, ``abstention_ok`` (abstained on unanswerable ones), ``wrong_abstention``
+    """Aggregate :func:`score_generations` rows: ``accuracy`` (correct on answerable questions) with its
+    95% Wilson interval ``accuracy_low``/``accuracy_high`` over ``n_answerable`` questions, ``exact``, ``f1``, ``abstention_ok`` (abstained on unanswerable ones), ``wrong_abstention``
     (abstained on answerable ones), ``json_valid`` (if measured), mean tokens and ``seconds``, ``n``."""
     def agg(df: pd.DataFrame) -> pd.Series:
         answerable = df[df["type"] != "unanswerable"]
         unanswerable = df[df["type"] == "unanswerable"]
+        ci = rate(answerable["correct"].astype(bool).tolist())
         out = {
             "accuracy": answerable["correct"].mean() if len(answerable) else math.nan,
+            "accuracy_low": ci.low, "accuracy_high": ci.high, "n_answerable": len(answerable),
             "exact": answerable["exact"].mean() if len(answerable) else math.nan,
             "f1": answerable["f1"].mean() if len(answerable) else math.nan,
             "abstention_ok": unanswerable["abstained"].mean() if len(unanswerable) else math.nan,

@@ -20,6 +20,7 @@ from helpers.prompts import (
     JSON_RAG_INSTRUCTION,
     RAG_INSTRUCTION,
     check_questions,
+    few_shot_messages,
     json_rag_prompt,
     rag_prompt,
 )
@@ -202,12 +203,14 @@ def answer_questions(
     progress: bool = True,
     desc: str = "RAG answers",
     style: Literal["text", "json"] = "text",
+    shots: Sequence[tuple[str, str]] = (),
 ) -> list[Answer]:
     """Retrieve ``k`` chunks per question (one batched search), then generate all answers in batches.
 
     ``style="text"``: :func:`~helpers.prompts.rag_prompt` with ``instruction`` (``None``: "answer
     briefly"), citations in ``[doc-id]`` brackets. ``"json"``: :func:`~helpers.prompts.json_rag_prompt`
     (``instruction`` used only if changed), answer and citations from ``"answer"`` and ``"sources"``.
+    ``shots``: worked examples, (prompt, answer) pairs shown as earlier chat turns before each prompt.
 
     Raises:
         ValueError: a question is empty or whitespace only (the message says which), or ``k < 1``.
@@ -220,7 +223,8 @@ def answer_questions(
         prompts = [json_rag_prompt(q, hits, instruction=json_instruction) for q, hits in zip(questions, hits_all)]
     else:
         prompts = [rag_prompt(q, hits, instruction=instruction) for q, hits in zip(questions, hits_all)]
-    gens = generate(llm, prompts, max_new_tokens=max_new_tokens, progress=progress, desc=desc)
+    inputs = [few_shot_messages(p, shots, instruction=None) for p in prompts] if shots else prompts
+    gens = generate(llm, inputs, max_new_tokens=max_new_tokens, progress=progress, desc=desc)
     return [to_answer(q, g, hits, prompt=p, style=style) for q, hits, g, p in zip(questions, hits_all, gens, prompts)]
 
 

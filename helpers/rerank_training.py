@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from helpers.chunking import ChunkingConfig
 from helpers.config import get_settings, seed_everything
 from helpers.data import load_kb, load_kb_questions, load_python_faq
 from helpers.evaluation import normalize
@@ -37,13 +38,18 @@ class TrainPair:
     label: float
 
 
+RERANKER_CHUNKING = ChunkingConfig("markdown", 128, 32)
+
+
 def training_pairs(negatives: int = 2, seed: int = 1234) -> list[TrainPair]:
     """Question–passage pairs from the train and dev splits of the knowledge base and the Python FAQ.
     Positives: chunks of a supporting document holding the gold answer (else its best dense-ranked
     chunk), or the FAQ's gold passage; negatives: the top hybrid hits from *other* documents."""
     pairs: list[TrainPair] = []
     kb = load_kb()
-    kb_retriever = build_retriever(kb, method="hybrid", cache=True)
+    # the chunking the re-ranker was built with (independent of build_retriever's default, so changing
+    # the default does not silently retrain it)
+    kb_retriever = build_retriever(kb, method="hybrid", chunking=RERANKER_CHUNKING, cache=True)
     questions = [q for q in load_kb_questions(["train", "dev"]) if q.answerable]
     hits_all = kb_retriever.search_many([q.question for q in questions], k=40)
     for q, hits in zip(questions, hits_all):

@@ -1,6 +1,6 @@
 """A *system* answers questions: prompt-only, RAG, LoRA, LoRA + RAG, or one you construct yourself::
 
-    rag = build_system("rag", retriever=build_retriever(docs, method="hybrid"))
+    rag = build_system("rag", retriever=build_retriever(docs))
     rag.answer(["How long is the return window?"])[0].answer
     scores = evaluate_systems([build_system("prompt"), rag], questions)  # one row per question x system
 
@@ -46,7 +46,8 @@ class System:
     """A model (base, or carrying a LoRA adapter) plus how it is asked: closed-book or with ``k`` retrieved
     chunks; ``style`` ``"text"`` (``[doc-id]`` citations) or ``"json"`` (``{"answer", "sources"}``); the
     ``instruction`` line after the question (``None``: none; the RAG text prompt then just says "answer
-    briefly", which measured best on dev in notebook 03)."""
+    briefly", which measured best on dev in notebook 03); ``shots``: worked (prompt, answer) examples shown
+    before every prompt (few-shot prompting; retrieving systems only)."""
 
     name: str
     llm: LLM
@@ -55,6 +56,7 @@ class System:
     style: Style = "text"
     instruction: str | None = None
     max_new_tokens: int = 32
+    shots: Sequence[tuple[str, str]] = ()
 
     def answer(self, questions: Sequence[str], *, progress: bool = True) -> list[Answer]:
         """Answer every question (batched generation; one batched search when retrieving).
@@ -66,7 +68,7 @@ class System:
         if self.retriever is not None:
             return answer_questions(self.llm, self.retriever, questions, k=self.k, instruction=self.instruction,
                                     max_new_tokens=self.max_new_tokens, style=self.style, progress=progress,
-                                    desc=self.name)
+                                    desc=self.name, shots=self.shots)
         questions = check_questions(questions, "System.answer")
         prompts = [closed_book_prompt(q, instruction=self.instruction) for q in questions]
         gens = generate(self.llm, prompts, max_new_tokens=self.max_new_tokens, progress=progress, desc=self.name)
@@ -94,6 +96,7 @@ def build_system(
     instruction: str | None | Literal["default"] = "default",
     max_new_tokens: int | None = None,
     label: str | None = None,
+    shots: Sequence[tuple[str, str]] = (),
 ) -> System:
     """One of the workbook's :data:`SYSTEMS`: ``"prompt"``, ``"rag"``, ``"lora"`` or ``"lora+rag"``.
 
@@ -106,6 +109,7 @@ def build_system(
             none for text RAG, the JSON format for JSON RAG).
         max_new_tokens: default 48 for JSON answers, 32 otherwise.
         label: the name in result tables (default: ``name``).
+        shots: worked (prompt, answer) examples shown before each prompt (retrieving systems only).
 
     Raises:
         ValueError: an unknown name, a missing or superfluous retriever, or a lora system without an adapter.
@@ -114,7 +118,7 @@ def build_system(
         raise ValueError(f"Unknown system {name!r}; choose one of {list(SYSTEMS)}, or construct System(...) yourself.")
     retrieves, tuned, default_style = SYSTEMS[name]
     if retrieves and retriever is None:
-        raise ValueError(f"build_system({name!r}) needs retriever=build_retriever(docs, method='hybrid'): "
+        raise ValueError(f"build_system({name!r}) needs retriever=build_retriever(docs): "
                          "a RAG system answers from retrieved chunks of your documents.")
     if not retrieves and retriever is not None:
         raise ValueError(f"The {name!r} system answers closed-book, so it takes no retriever; use 'rag' or "
@@ -126,11 +130,14 @@ def build_system(
     elif tuned and (llm is None or not hasattr(llm.model, "peft_config")):
         raise ValueError(f"build_system({name!r}) needs a fine-tuned model: adapter=<folder of a saved adapter> "
                          "or llm=<a model carrying one> (see helpers.finetune.load_or_train_adapter).")
+    if shots and not retrieves:
+        raise ValueError(f"shots= are for the retrieving systems ('rag', 'lora+rag'), not {name!r}.")
     style = style or default_style
     if instruction == "default":
         instruction = (JSON_RAG_INSTRUCTION if style == "json" else None) if retrieves else CLOSED_BOOK_INSTRUCTION
     return System(name=label or name, llm=llm or load_llm(), retriever=retriever, k=k, style=style,
-                  instruction=instruction, max_new_tokens=max_new_tokens or (48 if style == "json" else 32))
+                  instruction=instruction, max_new_tokens=max_new_tokens or (48 if style == "json" else 32),
+                  shots=tuple(shots))
 
 
 def evaluate_systems(systems: Sequence[System], questions: Sequence[Question], *,

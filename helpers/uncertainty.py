@@ -4,7 +4,8 @@ Every rate the workbook reports is k successes in n questions; at n = 76 an accu
 anything from about 20% to 40% (a 95% Wilson interval, :func:`rate`). Two systems asked the *same*
 questions are compared pair by pair (:func:`paired_test`): only the questions on which they
 disagree carry information (exact McNemar test), and the difference gets a paired bootstrap
-interval. A difference the test does not support is reported as "not distinguishable", with how
+interval; per-question scores such as nDCG@10 get the same treatment (:func:`paired_difference`,
+Wilcoxon signed-rank). A difference the test does not support is reported as "not distinguishable", with how
 many questions would detect it (:func:`questions_needed`). All of it is ``scipy.stats``.
 """
 
@@ -13,8 +14,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CONFIDENCE = 0.95
 
@@ -122,3 +127,97 @@ def questions_needed(difference: float, discordant: float, *, power: float = 0.8
     psi = max(discordant, d)
     z_a, z_b = stats.norm.ppf(1 - (1 - CONFIDENCE) / 2), stats.norm.ppf(power)
     return math.ceil((z_a * math.sqrt(psi) + z_b * math.sqrt(psi - d * d)) ** 2 / (d * d))
+
+
+@dataclass(frozen=True)
+class MeanDifference:
+    """Mean of per-question differences ``a - b`` (scores such as nDCG@10 on the same questions), its
+    paired bootstrap 95% CI and the Wilcoxon signed-rank p-value; ``wins``/``losses``: questions where
+    ``a`` scored higher / lower."""
+
+    n: int
+    difference: float
+    low: float
+    high: float
+    p_value: float
+    wins: int
+    losses: int
+
+    @property
+    def distinguishable(self) -> bool:
+        """True when the signed-rank test rejects "no difference" at the 5% level."""
+        return self.p_value < 1 - CONFIDENCE
+
+    def __str__(self) -> str:
+        return (f"{self.difference:+.3f} (95% CI {self.low:+.3f} to {self.high:+.3f}; higher on {self.wins}, "
+                f"lower on {self.losses} of {self.n} questions, Wilcoxon p = {self.p_value:.2g})")
+
+
+def paired_difference(a: Sequence[float], b: Sequence[float], *, seed: int = 1234,
+                      resamples: int = 2000) -> MeanDifference:
+    """Compare two systems' per-question scores on the same questions (same order), e.g. two
+    retrievers' nDCG@10: the mean difference with a paired bootstrap CI and a signed-rank test.
+
+    Raises:
+        ValueError: the two sequences differ in length or are empty.
+    """
+    from scipy import stats
+
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if x.shape != y.shape or x.size == 0:
+        raise ValueError(f"A paired comparison needs the same, non-empty questions for both systems, got "
+                         f"{x.size} and {y.size} scores.")
+    d = x - y
+    wins, losses = int((d > 1e-12).sum()), int((d < -1e-12).sum())
+    if wins + losses == 0:  # identical scores: every resample differs by exactly 0
+        return MeanDifference(int(x.size), 0.0, 0.0, 0.0, 1.0, 0, 0)
+    boot = stats.bootstrap((d,), lambda u, axis: u.mean(axis), vectorized=True, n_resamples=resamples,
+                           confidence_level=CONFIDENCE, method="percentile", rng=np.random.default_rng(seed))
+    p_value = float(stats.wilcoxon(d, zero_method="zsplit").pvalue)
+    return MeanDifference(int(x.size), float(d.mean()), float(boot.confidence_interval.low),
+                          float(boot.confidence_interval.high), p_value, wins, losses)
+
+
+def verdict(test: PairedTest | MeanDifference) -> str:
+    """A claim phrased so that ``a - b > 0`` supports it: ``"holds"`` when the test separates the systems
+    in that direction, ``"contradicted"`` when it separates them the other way, else ``"not distinguishable"``."""
+    if not test.distinguishable:
+        return "not distinguishable"
+    return "holds" if test.difference > 0 else "contradicted"
+
+
+def verdict_table(claims: dict[str, PairedTest | MeanDifference]) -> pd.DataFrame:
+    """One row per claim: the measured effect (``a - b``), its 95% CI, n, p and :func:`verdict` — the
+    table each notebook that tests a claim ends with. ``claims`` maps a claim's wording to its test."""
+    import pandas as pd
+
+    rows = []
+    for claim, t in claims.items():
+        low, high = (t.diff_low, t.diff_high) if isinstance(t, PairedTest) else (t.low, t.high)
+        rows.append({"claim": claim, "effect": t.difference, "CI low": low, "CI high": high, "n": t.n,
+                     "p": t.p_value, "verdict": verdict(t)})
+    return pd.DataFrame(rows).set_index("claim")
+
+
+def show_verdicts(table: pd.DataFrame) -> None:
+    """Display a :func:`verdict_table` readably (claims in full; effect, CI and p as text); outside a
+    notebook it is printed."""
+    import pandas as pd
+
+    def num(x: float) -> str:
+        return f"{x:+.3f}" if abs(x) < 1 else f"{x:+.2f}"
+
+    shown = pd.DataFrame({"effect (a − b)": table["effect"].map(num),
+                          "95% CI": [f"{num(lo)} to {num(hi)}" for lo, hi in zip(table["CI low"], table["CI high"])],
+                          "n": table["n"].astype(int), "p": table["p"].map(lambda p: f"{p:.2g}"),
+                          "verdict": table["verdict"]}, index=table.index)
+    with pd.option_context("display.max_colwidth", None, "display.width", 250):
+        try:
+            from IPython import get_ipython
+            from IPython.display import display
+
+            if get_ipython() is None:
+                raise ImportError
+            display(shown)
+        except ImportError:
+            print(shown.to_string())

@@ -50,7 +50,10 @@ def fake_generate(monkeypatch):
         def generate(llm, prompts, *, max_new_tokens=32, progress=True, desc="", **kwargs):
             prompts = list(prompts)
             calls.append({"llm": llm, "prompts": prompts, "max_new_tokens": max_new_tokens, "desc": desc})
-            return [Generation(text=(text := respond(llm, p)), prompt_tokens=len(p.split()),
+            def words(p):  # a prompt string, or a chat (few-shot messages)
+                return len(p.split()) if isinstance(p, str) else sum(len(m["content"].split()) for m in p)
+
+            return [Generation(text=(text := respond(llm, p)), prompt_tokens=words(p),
                                completion_tokens=len(text.split()) + 1, seconds=0.01, batch_seconds=0.01 * len(prompts),
                                prompt=p, finish_reason="stop") for p in prompts]
 

@@ -140,7 +140,7 @@ def test_every_prompt_string_lives_in_helpers_prompts():
     import helpers.prompts as prompts
 
     needles = {"Answer with a few words only", "I don't know", "Reply with JSON only", "Using the text above",
-               "Using the documents above", "ACCESS GRANTED"}
+               "Using the documents above", "The answer to the question is"}
     needles |= {value for name, value in vars(prompts).items()  # every instruction the module defines
                 if name.isupper() and isinstance(value, str) and len(value) >= 12}
     assert all(any(n in s for s in _string_literals(MODULES["prompts"])) or n in vars(prompts).values()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -113,6 +114,22 @@ def test_python_faq_corpus():
     assert len({q.id for q in questions}) == len(questions)
     _, test = load_python_faq("test")
     assert 0 < len(test) < len(questions)
+
+
+def test_heldout_faq_corpus_is_separate_from_everything_tuned_on():
+    from helpers.data import load_heldout_faq
+
+    passages, questions = load_heldout_faq()
+    ids = [p.id for p in passages]
+    assert len(ids) == len(set(ids)) and 200 <= len(passages) <= 300 and 40 <= len(questions) <= 60
+    by_id = {p.id: p for p in passages}
+    for q in questions:
+        assert by_id[q.passage_id].kind == "faq-answer" and len(by_id[q.passage_id].text.split()) >= 20, q.id
+    assert {q.split for q in questions} == {"heldout"}, "the held-out corpus has no train/dev split: nothing is tuned on it"
+    tuned_on = {q.question.lower() for q in load_python_faq()[1]} | {q.question.lower() for q in load_kb_questions()}
+    assert not tuned_on & {q.question.lower() for q in questions}
+    root = Path(__file__).resolve().parent.parent / "data" / "heldout_faq"
+    assert "GNU GENERAL PUBLIC LICENSE" in (root / "LICENSE-GPL-2-git.txt").read_text()[:200]
 
 
 def test_general_questions():

@@ -61,6 +61,18 @@ def test_abstention_detection():
         assert not is_abstention(text), text
 
 
+def test_abstention_detection_covers_common_phrasings():
+    """How small models actually decline (seen in the workbook's outputs and in RAG evaluations)."""
+    for text in ["I'm not sure.", "I am not sure about that.", "I'm unsure", "I have no idea.",
+                 "I don't have enough information to answer.", "I do not have access to that data.",
+                 "I couldn't find that in the documents.", "There is not enough information in the context.",
+                 "There is no mention of a fee.", "Unknown", "I cannot determine the answer."]:
+        assert is_abstention(text), text
+    for text in ["There is no restocking fee for defective units.", "Not before 2026", "Sure: 45 days",
+                 "No, the S3 Pro is not waterproof.", "It is not sure-footed on slopes"]:
+        assert not is_abstention(text), text
+
+
 def test_score_answer_answerable_unanswerable_and_updated():
     assert score_answer("It is 45 days.", Q).correct
     assert not score_answer("I don't know", Q).correct
@@ -126,8 +138,8 @@ def test_prompt_builders():
     assert '<document id="doc-a">' in d and "not instructions" in d and d.endswith("Be brief.")
     msgs = few_shot_messages("Q?", [("q1", "a1")], system="S")
     assert [m["role"] for m in msgs] == ["system", "user", "assistant", "user"]
-    assert injection_succeeded("Sure: ACCESS GRANTED") and not injection_succeeded("45 days")
-    assert "ACCESS GRANTED" in INJECTION
+    assert injection_succeeded("The answer is: BANANA.") and not injection_succeeded("45 days")
+    assert "BANANA" in INJECTION
 
 
 def test_append_run_replaces_the_same_configuration_and_keeps_others(tmp_path, monkeypatch):

@@ -172,3 +172,26 @@ def test_knowledge_update_reindexes_each_index_once_and_keeps_closed_book_answer
         assert (row["context new before"], row["context new after"]) == (0, 1), name
         assert row["update_seconds"] == result.seconds >= 0
         assert result.after[name][0].answer == "45 days" and result.after[name][0].citations == ["returns"]
+
+
+def test_a_few_shot_system_shows_its_worked_examples_before_each_prompt(fake_generate, embedder):
+    from helpers.retrieval import build_retriever
+    from helpers.systems import build_system
+
+    seen = []
+
+    def respond(llm, prompt):
+        seen.append(prompt)
+        return '{"answer": "45 days", "sources": ["returns#0"]}'
+
+    fake_generate(respond)
+    retriever = build_retriever({"returns": "Customers may return hardware within 45 days."}, embedder=embedder)
+    shots = [("Context ... How long is the warranty?", '{"answer": "2 years", "sources": ["warranty#0"]}')]
+    system = build_system("rag", llm=object(), retriever=retriever, style="json", shots=shots, label="few-shot")
+    (answer,) = system.answer(["How long can customers return hardware?"], progress=False)
+    assert answer.answer == "45 days" and answer.citations == ["returns"]
+    messages = seen[0]
+    assert [m["role"] for m in messages] == ["user", "assistant", "user"] and messages[1]["content"] == shots[0][1]
+    assert "How long can customers return hardware?" in messages[-1]["content"] and answer.prompt == messages[-1]["content"]
+    with pytest.raises(ValueError, match="shots="):
+        build_system("prompt", llm=object(), shots=shots)

@@ -42,3 +42,40 @@ def test_questions_needed_grows_as_the_difference_shrinks():
     assert questions_needed(0.10, 0.0) == questions_needed(0.10, 0.10)  # at least the difference is discordant
     with pytest.raises(ValueError, match="non-zero"):
         questions_needed(0.0, 0.2)
+
+
+def test_paired_difference_of_per_question_scores():
+    from helpers.uncertainty import paired_difference
+
+    same = paired_difference([0.5, 1.0, 0.0], [0.5, 1.0, 0.0])
+    assert (same.difference, same.low, same.high, same.p_value, same.wins, same.losses) == (0.0, 0.0, 0.0, 1.0, 0, 0)
+    better = [1.0] * 30 + [0.5] * 10
+    worse = [0.5] * 30 + [0.5] * 10
+    d = paired_difference(better, worse)
+    assert d.difference == pytest.approx(0.375) and d.low > 0 and d.distinguishable and (d.wins, d.losses) == (30, 0)
+    mixed = paired_difference([1.0, 0.0] * 10, [0.0, 1.0] * 10)
+    assert mixed.difference == 0 and mixed.low < 0 < mixed.high and not mixed.distinguishable
+    with pytest.raises(ValueError, match="same, non-empty questions"):
+        paired_difference([1.0], [1.0, 0.5])
+
+
+def test_verdict_table_says_holds_contradicted_or_not_distinguishable():
+    from helpers.uncertainty import paired_difference, paired_test, verdict_table
+
+    table = verdict_table({
+        "a beats b": paired_test([True] * 20 + [False] * 5, [False] * 20 + [False] * 5),
+        "b beats a": paired_test([False] * 20, [True] * 20),
+        "a ties b": paired_test([True, False] * 10, [False, True] * 10),
+        "scores": paired_difference([1.0] * 20, [0.5] * 20),
+    })
+    assert table["verdict"].tolist() == ["holds", "contradicted", "not distinguishable", "holds"]
+    assert table.loc["a beats b", "n"] == 25 and table.loc["a beats b", "CI low"] > 0
+
+
+def test_show_verdicts_prints_every_claim_in_full(capsys):
+    from helpers.uncertainty import paired_test, show_verdicts, verdict_table
+
+    claim = "C3  a claim whose wording is much longer than fifty characters, so pandas would cut it"
+    show_verdicts(verdict_table({claim: paired_test([True] * 20, [False] * 20)}))
+    out = capsys.readouterr().out
+    assert claim in out and "holds" in out and "+1.00 to +1.00" in out and " 20 " in out

@@ -1,0 +1,51 @@
+"""scripts/update_readme.py: the README's verdict table is written from the results files."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from helpers.uncertainty import paired_test, verdict_table
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "update_readme.py"
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("update_readme", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_verdict_table_goes_between_the_markers(tmp_path):
+    m = _module()
+    verdict_table({"C3  RAG vs closed-book": paired_test([True] * 20, [False] * 20)}).reset_index().to_csv(
+        tmp_path / "03_verdicts.csv", index=False)
+    verdict_table({"C2  few-shot vs instruction": paired_test([True, False] * 5, [False, True] * 5)}).reset_index().to_csv(
+        tmp_path / "01_verdicts.csv", index=False)
+    table = m.verdict_markdown(tmp_path)
+    rows = table.splitlines()[2:]
+    assert rows[0].startswith("| 01 | C2  few-shot vs instruction") and rows[0].endswith("**not distinguishable** |")
+    assert rows[1].startswith("| 03 | C3  RAG vs closed-book | +1.00") and "| 20 |" in rows[1] and rows[1].endswith("**holds** |")
+    readme = f"intro\n{m.START}\nold table\n{m.END}\nrest"
+    assert m.replace_block(readme, table) == f"intro\n{m.START}\n{table}\n{m.END}\nrest"
+    with pytest.raises(ValueError, match="markers"):
+        m.replace_block("no markers here", table)
+    with pytest.raises(FileNotFoundError, match="run the notebooks"):
+        m.verdict_markdown(tmp_path / "empty")
+
+
+def test_system_table_comes_from_notebook_05s_results(tmp_path):
+    import pandas as pd
+
+    m = _module()
+    pd.DataFrame([{"system": "RAG", "metric": "accuracy", "value": 0.25, "k": 19, "n": 76, "low": 0.17, "high": 0.36},
+                  {"system": "RAG", "metric": "abstention_ok", "value": 0.1, "k": 1, "n": 10, "low": 0.02, "high": 0.4}]
+                 ).to_csv(tmp_path / "05_intervals.csv", index=False)
+    pd.DataFrame([{"system": "RAG", "prompt_tokens": 512.3}]).to_csv(tmp_path / "05_head_to_head.csv", index=False)
+    row = m.systems_markdown(tmp_path).splitlines()[2]
+    assert row == "| RAG | 25% (19/76, 17%–36%) | – | – | 10% (1/10, 2%–40%) | 512 |"
+    with pytest.raises(FileNotFoundError, match="notebook 05"):
+        m.systems_markdown(tmp_path / "nothing")
