@@ -199,18 +199,26 @@ def verdict_table(claims: dict[str, PairedTest | MeanDifference]) -> pd.DataFram
     return pd.DataFrame(rows).set_index("claim")
 
 
-def show_verdicts(table: pd.DataFrame) -> None:
-    """Display a :func:`verdict_table` readably (claims in full; effect, CI and p as text); outside a
-    notebook it is printed."""
+def format_verdicts(table: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`verdict_table` as text, one row per claim: effect (a − b), 95% CI, n, p and verdict —
+    what :func:`show_verdicts` displays and the README's verdict table lists."""
     import pandas as pd
 
     def num(x: float) -> str:
         return f"{x:+.3f}" if abs(x) < 1 else f"{x:+.2f}"
 
-    shown = pd.DataFrame({"effect (a − b)": table["effect"].map(num),
-                          "95% CI": [f"{num(lo)} to {num(hi)}" for lo, hi in zip(table["CI low"], table["CI high"])],
-                          "n": table["n"].astype(int), "p": table["p"].map(lambda p: f"{p:.2g}"),
-                          "verdict": table["verdict"]}, index=table.index)
+    return pd.DataFrame({"effect (a − b)": table["effect"].map(num),
+                         "95% CI": [f"{num(lo)} to {num(hi)}" for lo, hi in zip(table["CI low"], table["CI high"])],
+                         "n": table["n"].astype(int), "p": table["p"].map(lambda p: f"{p:.2g}"),
+                         "verdict": table["verdict"]}, index=table.index)
+
+
+def show_verdicts(table: pd.DataFrame) -> None:
+    """Display a :func:`verdict_table` readably (claims in full; effect, CI and p as text); outside a
+    notebook it is printed."""
+    import pandas as pd
+
+    shown = format_verdicts(table)
     with pd.option_context("display.max_colwidth", None, "display.width", 250):
         try:
             from IPython import get_ipython

@@ -20,12 +20,12 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from helpers.uncertainty import format_verdicts  # noqa: E402
+
 START, END = "<!-- verdicts:start -->", "<!-- verdicts:end -->"
 SYSTEMS_START, SYSTEMS_END = "<!-- systems:start -->", "<!-- systems:end -->"
-
-
-def _fmt(x: float) -> str:
-    return f"{x:+.3f}" if abs(x) < 1 else f"{x:+.2f}"
 
 
 def verdict_markdown(results_dir: Path) -> str:
@@ -39,9 +39,10 @@ def verdict_markdown(results_dir: Path) -> str:
         raise FileNotFoundError(f"No NN_verdicts.csv in {results_dir}: run the notebooks first (make run).")
     lines = ["| notebook | claim | effect (a − b) | 95% CI | n | p | verdict |", "|---|---|---|---|---|---|---|"]
     for path in files:
-        for row in pd.read_csv(path).to_dict("records"):
-            lines.append(f"| {path.name[:2]} | {row['claim']} | {_fmt(row['effect'])} | {_fmt(row['CI low'])} to "
-                         f"{_fmt(row['CI high'])} | {int(row['n'])} | {row['p']:.2g} | **{row['verdict']}** |")
+        shown = format_verdicts(pd.read_csv(path).set_index("claim"))
+        for claim, row in shown.iterrows():
+            lines.append(f"| {path.name[:2]} | {claim} | {row['effect (a − b)']} | {row['95% CI']} | {row['n']} | {row['p']} "
+                         f"| **{row['verdict']}** |")
     return "\n".join(lines)
 
 
