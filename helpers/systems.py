@@ -166,6 +166,13 @@ class KnowledgeUpdate:
     after: dict[str, list[Answer]]
     change: dict[str, int]
     seconds: float
+    questions: list[Question]
+
+    def gives(self, system: str, when: str = "after", fact: str = "new") -> list[bool]:
+        """Per question, whether ``system``'s answer ``when`` (``"before"``/``"after"``) gives the ``fact``
+        (``"new"``: v2, ``"old"``: v1) — the outcomes behind the table's shares, for paired tests."""
+        answers = (self.after if when == "after" else self.before)[system]
+        return [score_answer(a.answer, q, updated=fact == "new").correct for q, a in zip(self.questions, answers)]
 
 
 def _share(values: Sequence[bool]) -> float:
@@ -185,15 +192,16 @@ def knowledge_update(systems: Sequence[System], updates: Any, questions: Sequenc
     changes = [r.add(updates) for r in indexes.values()]
     seconds = time.perf_counter() - start
     after = {s.name: s.answer(texts) if s.retriever is not None else before[s.name] for s in systems}
+    change = {key: sum(c[key] for c in changes) for key in (changes[0] if changes else {})}
+    result = KnowledgeUpdate(pd.DataFrame(), before, after, change, seconds, list(questions))
     rows = {}
     for s in systems:
         row = {}
         for when, answers in (("before", before[s.name]), ("after", after[s.name])):
-            row[f"new {when}"] = _share([score_answer(a.answer, q, updated=True).correct for q, a in zip(questions, answers)])
-            row[f"old {when}"] = _share([score_answer(a.answer, q).correct for q, a in zip(questions, answers)])
+            row[f"new {when}"], row[f"old {when}"] = (_share(result.gives(s.name, when, f)) for f in ("new", "old"))
             for fact, updated in (("new", True), ("old", False)):
                 row[f"context {fact} {when}"] = (_share([any(contains_match(h.text, q.gold(updated)) for h in a.hits)
                                                          for q, a in zip(questions, answers)]) if s.retriever else math.nan)
         rows[s.name] = {**row, "n": len(questions), "update_seconds": seconds if s.retriever is not None else math.nan}
-    change = {key: sum(c[key] for c in changes) for key in (changes[0] if changes else {})}
-    return KnowledgeUpdate(pd.DataFrame(rows).T.rename_axis("system"), before, after, change, seconds)
+    result.table = pd.DataFrame(rows).T.rename_axis("system")
+    return result

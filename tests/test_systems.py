@@ -172,6 +172,8 @@ def test_knowledge_update_reindexes_each_index_once_and_keeps_closed_book_answer
         assert (row["context new before"], row["context new after"]) == (0, 1), name
         assert row["update_seconds"] == result.seconds >= 0
         assert result.after[name][0].answer == "45 days" and result.after[name][0].citations == ["returns"]
+        assert (result.gives(name, "before"), result.gives(name, "after")) == ([False], [True]), name
+        assert (result.gives(name, "before", "old"), result.gives(name, "after", "old")) == ([True], [False]), name
 
 
 def test_a_few_shot_system_shows_its_worked_examples_before_each_prompt(fake_generate, embedder):
