@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: help setup test lint unit notebooks run lab benchmark benchmark-retrieval defaults readme clean-cache
+.PHONY: help setup test lint unit notebooks run lab benchmark benchmark-retrieval defaults adapters readme clean-cache
 
 help:
 	@echo "make setup      install torch (CPU build without a GPU), the workbook and the offline models"
@@ -16,6 +16,7 @@ help:
 	@echo "make benchmark  tokens/s, unbatched vs batched generation"
 	@echo "make benchmark-retrieval  pipeline overhead and FAISS flat/HNSW/IVF latency vs N"
 	@echo "make defaults   re-choose and check the retrieval defaults and task A's abstain share (dev only)"
+	@echo "make adapters   retrain the shipped reader adapter (adapters/reader/, ~35 min on 2 CPU cores) and its manifest"
 	@echo "make readme     write the last run's claim verdicts into README.md"
 
 setup:
@@ -47,6 +48,10 @@ benchmark-retrieval:
 defaults:
 	$(PYTHON) benchmarks/retrieval_defaults.py
 	$(PYTHON) benchmarks/choose_abstain_share.py
+
+adapters:
+	$(PYTHON) scripts/build_reading_questions.py
+	$(PYTHON) scripts/train_reader.py
 
 readme:
 	$(PYTHON) scripts/update_readme.py

@@ -63,7 +63,7 @@ def peak_rss_gb() -> float:
 
 #: What a saved adapter folder may hold; :func:`save_adapter` refuses to replace a folder with anything else.
 ADAPTER_FILES = frozenset({"adapter_config.json", "adapter_model.safetensors", "adapter_model.bin", "training.json",
-                           "README.md", "trainer"})
+                           "README.md", "trainer", "manifest.json"})
 
 
 def check_adapter_target(folder: str | Path) -> None:

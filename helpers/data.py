@@ -201,12 +201,12 @@ def load_general_questions(
     return _filter(_read_questions(root / "general_questions.jsonl"), types, attr="type")
 
 
-def _read_questions(path: Path) -> list[Question]:
+def _read_questions(path: Path, splits: tuple[str, ...] = SPLITS) -> list[Question]:
     """Question records of a questions file; ``ValueError`` names the file and line of a bad row."""
     questions = []
     for n, r in _read_jsonl_rows(path, _QUESTION_SCHEMA):
-        if r["split"] not in SPLITS:
-            raise ValueError(f"{path}, line {n}: split {r['split']!r} is not one of {SPLITS}.")
+        if r["split"] not in splits:
+            raise ValueError(f"{path}, line {n}: split {r['split']!r} is not one of {splits}.")
         if not r["question"].strip():
             raise ValueError(f"{path}, line {n}: the question text is empty.")
         questions.append(Question(
@@ -215,6 +215,30 @@ def _read_questions(path: Path) -> list[Question]:
             answer_after_update=r.get("answer_after_update"),
             aliases_after_update=tuple(r.get("aliases_after_update") or [])))
     return questions
+
+
+def load_reading_questions(data_dir: str | Path | None = None) -> list[Question]:
+    """The reader's training questions (``kb_reading_questions.jsonl``, type ``reading``, split ``train``):
+    templated questions about table cells and bold phrases of the knowledge base whose answers no dev or
+    test question asks (``scripts/build_reading_questions.py`` builds them; notebook 04 trains on them).
+
+    Raises:
+        ValueError: a malformed row (the message names file and line).
+    """
+    root = Path(data_dir) if data_dir else get_settings().data_dir
+    return _read_questions(root / "kb_reading_questions.jsonl")
+
+
+def load_reader_check_questions(data_dir: str | Path | None = None) -> list[Question]:
+    """The reader's independent check (``kb_reader_check.jsonl``, split ``check``): long, paraphrased and
+    two-document questions written after the shipped set, never trained or tuned on; notebook 05 reports the
+    head-to-head on them next to the test split.
+
+    Raises:
+        ValueError: a malformed row (the message names file and line).
+    """
+    root = Path(data_dir) if data_dir else get_settings().data_dir
+    return _read_questions(root / "kb_reader_check.jsonl", splits=("check",))
 
 
 def load_fact_paraphrases(data_dir: str | Path | None = None) -> list[Question]:

@@ -4,7 +4,8 @@
 ``test``); :func:`tokenize_example` masks the loss to the assistant's tokens; :func:`train_lora` adds
 low-rank adapters, trains and saves them (:mod:`helpers.adapters`); :func:`load_or_train_adapter` caches
 them under ``<cache>/adapters/`` by fingerprint, so notebook 05 reuses notebook 04's. On CUDA the base
-trains in bf16 (or fp16), in 4 bits with ``qlora=True`` and bitsandbytes; on CPU in fp32.
+trains in bf16 (or fp16), in 4 bits with ``qlora=True`` and bitsandbytes; on CPU in fp32, or under bf16
+autocast with ``cpu_bf16=True`` where the CPU has native bf16.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def task_a_examples(
     Answerable questions get their top-``k`` chunks from ``retriever`` (the one used at question time);
     if none holds the answer, the best chunk that does replaces the last. Target: ``{"answer": <gold>,
     "sources": [<chunk ids holding it>]}``. A share ``abstain_share`` of them (chosen with ``seed``)
-    also yields an *abstain* example with the supporting documents' chunks removed, as do unanswerable
+    also yields an *abstain* example with the supporting documents' chunks (and any chunk holding the answer) removed, as do unanswerable
     questions on their retrieved context: target ``{"answer": "I don't know", "sources": []}``.
     ``questions`` come from ``train``/``dev``; a ``test`` question raises ``ValueError``."""
     if any(q.split == "test" for q in questions):
@@ -102,7 +103,7 @@ def task_a_examples(
                                    json_answer(q.answer, [h.chunk_id for h in holding]), "answer", q.id, q.question))
         if rng.random() < abstain_share:
             deeper = retriever.search(q.question, k=k + 8)  # enough hits left once the support is removed
-            unsupported = [h for h in deeper if h.doc_id not in q.doc_ids][:k]
+            unsupported = [h for h in deeper if h.doc_id not in q.doc_ids and not contains_match(h.text, q.gold())][:k]
             examples.append(SFTExample(to_messages(json_rag_prompt(q.question, unsupported)),
                                        json_answer(ABSTAIN_ANSWER), "abstain (no support retrieved)", q.id,
                                        q.question))
@@ -162,6 +163,8 @@ class LoraSettings:
     warmup_steps: int = 5
     seed: int | None = None
     qlora: bool | None = None  # 4-bit base (bitsandbytes), only on CUDA; default: the profile's
+    group_by_length: bool = False  # batch examples of similar length (less padding when prompts vary in length)
+    cpu_bf16: bool = False  # on a CPU with native bf16 (AVX-512 BF16/AMX), train under bf16 autocast (~1.7x faster)
 
     def resolved(self) -> LoraSettings:
         """A copy with every ``None`` replaced by the profile's value."""
@@ -194,6 +197,17 @@ def task_b_facts() -> list[Question]:
     changes with the knowledge update (so the update experiment has trained facts to change)."""
     dev_changing = [q for q in load_kb_questions("dev") if q.changes_on_update]
     return [q for q in load_kb_questions("train") if q.answerable] + dev_changing
+
+
+def cpu_has_bf16() -> bool:
+    """True if this CPU computes bf16 natively (oneDNN reports AVX-512 BF16 or AMX), where bf16 autocast
+    trains about 1.7x faster than fp32 (measured on 2 EPYC cores: 261 vs 155 tokens/s)."""
+    import torch
+
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def lora_config(lora: LoraSettings | None = None) -> Any:
@@ -285,7 +299,8 @@ def train_lora(
     """Add LoRA adapters to ``llm`` (in place), train them on ``examples`` and save the adapter.
 
     ``transformers.Trainer`` with labels padded with ``-100`` (padding never counts in the loss), a
-    linear schedule with warm-up, seeded data order and a loss log; bf16/fp16 on CUDA, fp32 on CPU.
+    linear schedule with warm-up, seeded data order and a loss log; bf16/fp16 on CUDA, fp32 on CPU (bf16
+    autocast with ``lora.cpu_bf16`` on a CPU that has it).
     ``output_dir`` receives the adapter and ``training.json`` (this run's record). The model is left
     in eval mode, ready for :func:`helpers.generation.generate`."""
     import torch
@@ -305,7 +320,7 @@ def train_lora(
     add_lora(llm, lora)
     trainable, total = count_parameters(llm.model)
     cuda = llm.device == "cuda"
-    bf16 = cuda and torch.cuda.is_bf16_supported()
+    bf16 = torch.cuda.is_bf16_supported() if cuda else (llm.device == "cpu" and lora.cpu_bf16 and cpu_has_bf16())
     tokenizer = llm.tokenizer
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -326,6 +341,7 @@ def train_lora(
         use_cpu=llm.device == "cpu",
         disable_tqdm=not progress,
         dataloader_num_workers=0,
+        train_sampling_strategy="group_by_length" if lora.group_by_length else "random",
         remove_unused_columns=False,
     )
     collator = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100, pad_to_multiple_of=8)

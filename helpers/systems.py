@@ -103,7 +103,8 @@ def build_system(
     Args:
         llm: the model (default: load the configured base model).
         retriever: required for ``"rag"`` and ``"lora+rag"``; refused for the closed-book ones.
-        adapter: a saved LoRA adapter's folder to put on ``llm`` (or pass an ``llm`` carrying one).
+        adapter: a saved LoRA adapter's folder to put on ``llm`` (or pass an ``llm`` carrying one); for
+            ``"lora+rag"`` without either, the shipped reader adapter (:mod:`helpers.reader_training`).
         style: ``"text"`` or ``"json"`` (default: JSON for ``"lora+rag"``, text otherwise).
         instruction: the line after the question (default: abstain-or-answer-briefly closed-book,
             none for text RAG, the JSON format for JSON RAG).
@@ -127,6 +128,10 @@ def build_system(
         if not tuned:
             raise ValueError(f"The {name!r} system uses the base model; pass adapter= to 'lora' or 'lora+rag'.")
         llm = load_adapter(adapter, base=llm)
+    elif name == "lora+rag" and llm is None:
+        from helpers.reader_training import load_reader
+
+        llm = load_reader()  # the shipped reader adapter (AdapterError says how to train one if it does not fit)
     elif tuned and (llm is None or not hasattr(llm.model, "peft_config")):
         raise ValueError(f"build_system({name!r}) needs a fine-tuned model: adapter=<folder of a saved adapter> "
                          "or llm=<a model carrying one> (see helpers.finetune.load_or_train_adapter).")

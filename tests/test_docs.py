@@ -1,0 +1,50 @@
+"""The teaching documents: every relative link in docs/ and every glossary link in a notebook resolves."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor for a markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _anchors(path: Path) -> set[str]:
+    return {_anchor(h) for h in re.findall(r"^#+ (.+)$", path.read_text(encoding="utf-8"), flags=re.M)}
+
+
+def _check(link: str, base: Path) -> str | None:
+    if link.startswith(("http://", "https://", "mailto:")):
+        return None
+    target, _, anchor = link.partition("#")
+    path = (base / target).resolve() if target else None
+    if path is not None and not path.exists():
+        return f"{link}: no such file"
+    if path is not None and not path.is_relative_to(ROOT):
+        return f"{link}: points outside the repository"
+    if anchor and (path or base).suffix == ".md" and anchor not in _anchors(path):
+        return f"{link}: no heading with anchor #{anchor}"
+    return None
+
+
+def test_links_in_docs_resolve_inside_the_repository():
+    problems = [f"{doc.name}: {p}" for doc in DOCS.glob("*.md") for link in LINK.findall(doc.read_text(encoding="utf-8"))
+                if (p := _check(link, doc.parent))]
+    assert not problems, problems
+
+
+def test_notebooks_link_their_terms_to_the_glossary():
+    for nb_path in sorted((ROOT / "notebooks").glob("0[0-5]_*.ipynb")):
+        cells = json.loads(nb_path.read_text(encoding="utf-8"))["cells"]
+        text = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+        glossary = [link for link in LINK.findall(text) if "GLOSSARY.md" in link]
+        assert glossary, f"{nb_path.name} links no glossary term"
+        problems = [p for link in glossary if (p := _check(link, nb_path.parent))]
+        assert not problems, (nb_path.name, problems)

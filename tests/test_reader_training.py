@@ -1,0 +1,145 @@
+"""The reader adapter: its training data is separate from evaluation, its examples are RAFT-shaped, and the
+shipped adapter still matches the code and data it was trained from (a stale adapter fails here)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers.adapters import AdapterError
+from helpers.data import load_kb, load_kb_questions, load_reader_check_questions, load_reading_questions
+from helpers.evaluation import contains_match, normalize
+from helpers.prompts import ABSTAIN_ANSWER
+from helpers.reader_training import (
+    READER_DIR,
+    check_reader,
+    reader_examples,
+    reader_fingerprint,
+    reader_questions,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+KB = load_kb()
+READING = load_reading_questions()
+SHIPPED = load_kb_questions()
+
+
+def _clash(answer: str, golds: list[str]) -> bool:
+    return contains_match(answer, golds) or contains_match(" ".join(golds), [answer])
+
+
+def test_reading_questions_never_train_an_evaluated_fact():
+    held_out = [q for q in SHIPPED if q.split in ("dev", "test")]
+    golds = [q.gold() for q in held_out if q.answerable] + [q.gold(True) for q in held_out if q.changes_on_update]
+    assert len(READING) >= 300
+    assert len({q.id for q in READING}) == len(READING)
+    texts = {normalize(q.question) for q in held_out}
+    for q in READING:
+        assert q.split == "train" and q.type == "reading" and q.answer, q.id
+        assert normalize(q.question) not in texts, q.id
+        assert not any(_clash(q.answer, g) for g in golds), f"{q.id} trains {q.answer!r}, a dev/test answer"
+        assert contains_match(KB[q.doc_ids[0]].text.replace("**", ""), [q.answer]), q.id
+
+
+def test_reading_questions_file_is_what_the_script_builds():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import build_reading_questions
+
+    built = build_reading_questions.build()
+    shipped = [json.loads(line) for line in (ROOT / "data" / "kb_reading_questions.jsonl").read_text().splitlines()]
+    assert built == shipped, "data/kb_reading_questions.jsonl is stale: run scripts/build_reading_questions.py"
+
+
+def test_reader_check_questions_are_independent():
+    check = load_reader_check_questions()
+    assert len(check) >= 30 and {q.split for q in check} == {"check"}
+    assert sum(not q.answerable for q in check) >= 5 and any(q.type == "multi-doc" for q in check)
+    shipped_texts = {normalize(q.question) for q in SHIPPED} | {normalize(q.question) for q in READING}
+    for q in check:
+        assert normalize(q.question) not in shipped_texts, q.id
+        if not q.answerable:
+            continue
+        assert any(contains_match(KB[d].text.replace("**", ""), q.gold()) for d in q.doc_ids), q.id
+        for other in [*SHIPPED, *READING]:  # no shipped or training question asks the same fact of the same document
+            if other.answerable and set(other.doc_ids) & set(q.doc_ids):
+                assert not _clash(other.answer, q.gold()), f"{q.id} repeats {other.id}'s fact"
+
+
+def test_raft_examples_put_the_answer_among_distractors_or_abstain():
+    from conftest import ToyEmbedder
+
+    from helpers.retrieval import build_retriever
+
+    retriever = build_retriever(KB, embedder=ToyEmbedder())
+    examples = reader_examples(retriever, abstain_share=0.2, seed=0)
+    assert len(examples) >= len(reader_questions()) * 0.9
+    by_id = {q.id: q for q in reader_questions()}
+    kinds = {e.kind for e in examples}
+    assert {"answer", "abstain (no support retrieved)", "abstain (unanswerable)"} <= kinds
+    for e in examples:
+        target = json.loads(e.target)
+        prompt = e.messages[-1]["content"]
+        q = by_id[e.question_id]
+        assert prompt.count("\n[") + prompt.startswith("[") == 3, e.question_id  # k = 3 chunks
+        if e.kind == "answer":
+            assert target["answer"] == q.answer and target["sources"]
+            assert all(f"[{s}]" in prompt for s in target["sources"])
+        else:
+            assert target == {"answer": ABSTAIN_ANSWER, "sources": []}
+            if q.answerable:
+                assert not contains_match(prompt.split("\n\nUsing the text above")[0], q.gold()), e.question_id
+
+
+def test_shipped_reader_matches_code_and_data():
+    """Fails when the data, the example-building code or the settings changed since `make adapters` ran."""
+    manifest = check_reader()
+    assert manifest["examples"]["trained_on"] >= 400
+    assert manifest["dev"]["n"] == len(load_kb_questions("dev"))
+    assert (READER_DIR / "adapter_model.safetensors").stat().st_size < 30e6
+
+
+def test_fingerprint_changes_with_settings_and_stale_manifests_are_refused(tmp_path):
+    assert reader_fingerprint(abstain_share=0.3) != reader_fingerprint()
+    import shutil
+
+    copy = tmp_path / "reader"
+    shutil.copytree(READER_DIR, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["fingerprint"] = "0" * 16
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(AdapterError, match="stale"):
+        check_reader(copy)
+    with pytest.raises(AdapterError, match="not 'someone/other-model'"):
+        check_reader(READER_DIR, "someone/other-model")
+    (copy / "manifest.json").unlink()
+    with pytest.raises(AdapterError, match="make adapters"):
+        check_reader(copy)
+
+
+def test_lora_rag_uses_the_shipped_reader_by_default():
+    from conftest import ToyEmbedder
+
+    from helpers.retrieval import build_retriever
+    from helpers.systems import build_system
+
+    system = build_system("lora+rag", retriever=build_retriever(KB, embedder=ToyEmbedder()))
+    assert hasattr(system.llm.model, "peft_config") and system.style == "json"
+
+
+def test_oracle_retriever_returns_the_gold_chunk():
+    from conftest import ToyEmbedder
+
+    from helpers.reader_training import OracleRetriever
+    from helpers.retrieval import build_retriever
+
+    test = load_kb_questions("test")
+    oracle = OracleRetriever(build_retriever(KB, embedder=ToyEmbedder()), test)
+    hits = oracle.search_many([q.question for q in test], k=3)
+    answerable = [(q, h) for q, h in zip(test, hits) if q.answerable and q.question in oracle.gold and oracle.gold[q.question]]
+    assert len(answerable) >= 0.8 * sum(q.answerable for q in test)
+    for q, h in answerable:
+        assert len(h) == 1 and h[0].doc_id in q.doc_ids and contains_match(h[0].text, q.gold())
+    assert all(len(h) == 3 for q, h in zip(test, hits) if not q.answerable)
