@@ -151,16 +151,21 @@ def load_reader(base: LLM | None = None, folder: str | Path = READER_DIR) -> LLM
     return load_adapter(folder, base)
 
 
-def reader_available(base_model: str | None = None) -> bool:
-    """True if the shipped reader fits ``base_model`` (default: the configured one) and is current."""
+def shipped_reader_manifest(base_model: str | None = None) -> dict[str, Any] | None:
+    """The shipped reader's manifest if it fits ``base_model`` (default: the configured one) and is current,
+    else ``None`` (one :func:`check_reader`, no exception)."""
     name = base_model or get_settings().llm
     if name not in PACKAGED_MODELS:
-        return False
+        return None
     try:
-        check_reader(READER_DIR, name)
+        return check_reader(READER_DIR, name)
     except AdapterError:
-        return False
-    return True
+        return None
+
+
+def reader_available(base_model: str | None = None) -> bool:
+    """True if the shipped reader fits ``base_model`` (default: the configured one) and is current."""
+    return shipped_reader_manifest(base_model) is not None
 
 
 def load_or_train_reader(retriever: Retriever | None = None, *, progress: bool = True) -> tuple[LLM, dict[str, Any]]:
@@ -170,10 +175,12 @@ def load_or_train_reader(retriever: Retriever | None = None, *, progress: bool =
     (``"shipped"``, ``"cache"`` or ``"trained now"``), ``seconds`` (training time, whoever spent it) and, for the
     shipped reader, its ``manifest``."""
     from helpers.finetune import load_or_train_adapter
+    from helpers.models import load_llm
 
-    if reader_available():
-        manifest = check_reader()
-        return load_reader(), {"source": "shipped", "seconds": manifest["training"]["seconds"], "manifest": manifest}
+    manifest = shipped_reader_manifest()
+    if manifest is not None:  # checked once: load the adapter without checking it again
+        return (load_adapter(READER_DIR, load_llm()),
+                {"source": "shipped", "seconds": manifest["training"]["seconds"], "manifest": manifest})
     llm, run = load_or_train_adapter("reader", reader_examples(retriever), lora=READER_LORA, progress=progress)
     return llm, {"source": "cache" if run.loaded_from_cache else "trained now", "seconds": run.seconds, "run": run}
 

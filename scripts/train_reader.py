@@ -46,6 +46,7 @@ from helpers.reader_training import (  # noqa: E402
     reader_inputs,
 )
 from helpers.retrieval import build_retriever  # noqa: E402
+from helpers.storage import atomic_folder  # noqa: E402
 from helpers.systems import build_system, evaluate_systems  # noqa: E402
 
 METRICS = ("accuracy", "wrong_abstention", "abstention_ok", "JSON valid", "correct source cited")
@@ -107,11 +108,9 @@ def main() -> int:
         config["base_model_name_or_path"] = base.name
         (folder / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n")
         (folder / "README.md").unlink(missing_ok=True)  # peft's empty model card
-        (folder / "trainer").exists() and shutil.rmtree(folder / "trainer")
-        if args.out.exists():
-            shutil.rmtree(args.out)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(folder, args.out)
+        shutil.rmtree(folder / "trainer", ignore_errors=True)
+        with atomic_folder(args.out) as staged:  # the old reader stays in place until the new one is complete
+            shutil.copytree(folder, staged, dirs_exist_ok=True)
     results = ROOT / "results" / "benchmarks"
     results.mkdir(parents=True, exist_ok=True)
     table.to_csv(results / f"reader_dev_share{args.abstain_share:g}_steps{lora.steps}.csv")
