@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: help setup test lint unit notebooks run lab benchmark benchmark-retrieval defaults adapters readme clean-cache
+.PHONY: help setup test lint unit notebooks run lab benchmark benchmark-retrieval benchmark-compare defaults adapters readme chart clean-cache
 
 help:
 	@echo "make setup      install torch (CPU build without a GPU), the workbook and the offline models"
@@ -15,9 +15,11 @@ help:
 	@echo "make lab        start JupyterLab in notebooks/"
 	@echo "make benchmark  tokens/s, unbatched vs batched generation"
 	@echo "make benchmark-retrieval  pipeline overhead and FAISS flat/HNSW/IVF latency vs N"
+	@echo "make benchmark-compare    llm-workbook compare on the shipped example (data/your_data/), timed"
 	@echo "make defaults   re-choose and check the retrieval defaults and task A's abstain share (dev only)"
 	@echo "make adapters   retrain the shipped reader adapter (adapters/reader/, ~35 min on 2 CPU cores) and its manifest"
 	@echo "make readme     write the last run's claim verdicts into README.md"
+	@echo "make chart      draw the decision chart from the last run's verdicts (docs/images/decision_chart.png)"
 
 setup:
 	$(PYTHON) scripts/setup_env.py
@@ -45,6 +47,9 @@ benchmark:
 benchmark-retrieval:
 	$(PYTHON) benchmarks/retrieval_benchmark.py
 
+benchmark-compare:
+	$(PYTHON) benchmarks/compare_time.py
+
 defaults:
 	$(PYTHON) benchmarks/retrieval_defaults.py
 	$(PYTHON) benchmarks/choose_abstain_share.py
@@ -55,6 +60,9 @@ adapters:
 
 readme:
 	$(PYTHON) scripts/update_readme.py
+
+chart:
+	$(PYTHON) scripts/decision_chart.py
 
 clean-cache:
 	rm -rf .cache

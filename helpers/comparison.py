@@ -99,8 +99,9 @@ def paired(scores: pd.DataFrame, a: str, b: str, metric: str = "accuracy") -> Pa
     return paired_test(x[common].tolist(), y[common].tolist())
 
 
-def _verdict(test: PairedTest, a: str, b: str, what: str, detect: float) -> str:
-    """"a vs b" with the paired test, or why the data cannot tell them apart."""
+def paired_sentence(test: PairedTest, a: str, b: str, what: str, detect: float = 0.10) -> str:
+    """"what: a x% vs b y%" with the paired test; when the test cannot separate them, says "not
+    distinguishable" and about how many questions would detect a ``detect``-sized difference."""
     said = f"{what}: {a} {test.a.value:.0%} vs {b} {test.b.value:.0%}, {test}"
     if test.distinguishable:
         return said
@@ -124,24 +125,24 @@ def recommendations(scores: pd.DataFrame, *, prompt_only: str, rag: str, lora: s
     c3 = paired(scores, rag, prompt_only)
     if c3.distinguishable and c3.difference > 0:
         out.append(f"Use RAG for questions about your own documents (claim C3 holds). "
-                   f"{_verdict(c3, rag, prompt_only, 'Accuracy', detect)}.")
+                   f"{paired_sentence(c3, rag, prompt_only, 'Accuracy', detect)}.")
     else:
         out.append(f"RAG did not beat prompting alone here; check retrieval and the model's reading before building "
-                   f"on it. {_verdict(c3, rag, prompt_only, 'Accuracy', detect)}.")
+                   f"on it. {paired_sentence(c3, rag, prompt_only, 'Accuracy', detect)}.")
     c1 = paired(scores, rag, lora)
     if c1.distinguishable and c1.difference > 0:
         out.append(f"Do not fine-tune to add knowledge: the closed-book LoRA model does not know facts it was not "
-                   f"trained on. {_verdict(c1, rag, lora, 'Accuracy', detect)}.")
+                   f"trained on. {paired_sentence(c1, rag, lora, 'Accuracy', detect)}.")
     if rag_format:
         c6 = paired(scores, lora_rag, rag_format, "JSON valid")
         lead = ("Fine-tune for the output format (claim C6)" if c6.distinguishable and c6.difference > 0
                 else "Fine-tuning did not improve the format over prompting for it here")
-        out.append(f"{lead}. {_verdict(c6, lora_rag, rag_format, 'Valid JSON', detect)}.")
+        out.append(f"{lead}. {paired_sentence(c6, lora_rag, rag_format, 'Valid JSON', detect)}.")
         c7 = paired(scores, lora_rag, rag_format, "correct source cited")
         lead = ("Combine both for answers that cite their source (claim C7)" if c7.distinguishable and c7.difference > 0
                 else "The combination did not cite correct sources more often than prompted RAG")
-        out.append(f"{lead}. {_verdict(c7, lora_rag, rag_format, 'Answers citing a correct, retrieved source', detect)}. "
-                   f"{_verdict(paired(scores, lora_rag, rag), lora_rag, rag, 'Accuracy', detect)}.")
+        out.append(f"{lead}. {paired_sentence(c7, lora_rag, rag_format, 'Answers citing a correct, retrieved source', detect)}. "
+                   f"{paired_sentence(paired(scores, lora_rag, rag), lora_rag, rag, 'Accuracy', detect)}.")
     if update is not None:
         fresh = {name: rate_of(round(update.loc[name, "new after"] * update.loc[name, "n"]), update.loc[name, "n"])
                  for name in (rag, lora)}

@@ -8,6 +8,7 @@ a team's own folder go through the same code, so both get the same ids, titles a
 from __future__ import annotations
 
 import hashlib
+import re
 import warnings
 from collections import Counter
 from collections.abc import Mapping
@@ -15,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DOC_SUFFIXES = (".md", ".markdown", ".txt", ".pdf")
+DOC_SUFFIXES = (".md", ".markdown", ".txt", ".rst", ".pdf")
+_ADORNMENT = re.compile(r"([=\-*~^#+\"'`:.])\1{2,}")
 
 
 @dataclass(frozen=True)
@@ -94,12 +96,58 @@ def _read_text(path: Path) -> tuple[str, dict[str, str]]:
         raise UnreadableFileError(f"bad front matter: {err}") from None
     if not text.strip():
         raise UnreadableFileError("empty")
-    return text, meta
+    return rst_headings_to_markdown(text), meta
+
+
+def rst_headings_to_markdown(text: str) -> str:
+    """reStructuredText section titles (a line underlined, or over- and underlined, by ``===``, ``---``,
+    ``***``, ...) rewritten as markdown ``#`` headings, levels in order of first appearance as in reST, so
+    the structure-aware chunker splits reST documents at their sections too. Text with a markdown heading,
+    or without reST titles, is returned unchanged."""
+    lines = text.split("\n")
+    if any(line.startswith("# ") for line in lines):
+        return text
+    levels: list[str] = []
+    out: list[str] = []
+    i = 0
+
+    def is_rule(j: int, title: str) -> bool:
+        return (0 <= j < len(lines) and bool(_ADORNMENT.fullmatch(lines[j].rstrip()))
+                and len(lines[j].rstrip()) >= len(title.strip()))
+
+    while i < len(lines):
+        line = lines[i]
+        title_ok = bool(line.strip()) and not line[0].isspace() and not _ADORNMENT.fullmatch(line.rstrip())
+        if title_ok and is_rule(i + 1, line) and (i == 0 or not lines[i - 1].strip()):
+            style = lines[i + 1].rstrip()[0]
+            step = 2
+        elif (_ADORNMENT.fullmatch(line.rstrip()) and i + 2 < len(lines) and lines[i + 1].strip()
+              and is_rule(i + 2, lines[i + 1]) and lines[i + 2].rstrip()[0] == line.rstrip()[0]):
+            style, line, step = "over" + line.rstrip()[0], lines[i + 1], 3
+        else:
+            out.append(line)
+            i += 1
+            continue
+        if style not in levels:
+            levels.append(style)
+        out.append(f"{'#' * min(levels.index(style) + 1, 6)} {line.strip()}")
+        i += step
+    return "\n".join(out) if levels else text
+
+
+def _is_title_line(line: str) -> bool:
+    """A line that can serve as a title: has a letter or digit and is not reStructuredText markup (a
+    ``.. label:``/directive or its indented body, a ``:field:`` line, or an underline of ``***``/``===``)."""
+    if line.startswith(("   ", "\t")):
+        return False
+    line = line.strip()
+    return bool(line) and any(c.isalnum() for c in line) and not line.startswith(("..", ":"))
 
 
 def read_document(path: str | Path, doc_id: str | None = None) -> Document:
     """Read one ``.md``/``.txt``/``.pdf`` file. The id is the front-matter ``id``, else ``doc_id``, else
-    the file name without suffix; the title is the front-matter ``title``, else the first line, else the id.
+    the file name without suffix; the title is the front-matter ``title``, else the first line of text (not
+    reStructuredText markup), else the id.
 
     Raises:
         UnreadableFileError: a broken or scanned PDF, a binary or non-UTF-8 file, bad front matter or no text.
@@ -107,7 +155,7 @@ def read_document(path: str | Path, doc_id: str | None = None) -> Document:
     path = Path(path)
     text, meta = _read_text(path)
     doc_id = meta.get("id", doc_id or path.stem)
-    title = meta.get("title") or next((ln.lstrip("# ").strip() for ln in text.splitlines() if ln.strip()), doc_id)
+    title = meta.get("title") or next((ln.lstrip("# ").strip() for ln in text.splitlines() if _is_title_line(ln)), doc_id)
     return Document(doc_id=doc_id, title=title, category=meta.get("category", ""), updated=meta.get("updated", ""),
                     text=text, path=path, meta=meta)
 

@@ -1,7 +1,8 @@
 """Checkers for every notebook's exercises: run the reader's attempt, measure it, say if it meets the bar.
 
 One call per exercise: 01 :func:`check_json_prompt`, :func:`check_injection_defence`; 02
-:func:`check_chunking`; 03 :func:`check_rag_k`; 04 :func:`check_lora_share`; 05 :func:`break_even_for_prices`.
+:func:`check_chunking`; 03 :func:`check_rag_k`; 04 :func:`check_lora_share`; 05 :func:`break_even_for_prices`; 06
+:func:`check_question_set`.
 """
 
 from __future__ import annotations
@@ -94,3 +95,21 @@ def break_even_for_prices(api: TokenPrices, machine: HourlyPrice, *, prompt_toke
     print("never: the tuned system is not cheaper per question" if volume is None
           else f"break-even after {volume:,.0f} questions")
     return volume
+
+
+def check_question_set(questions_file: Any, docs_dir: Any, *, min_questions: int = 30) -> bool:
+    """06: is a questions file ready to decide with? At least ``min_questions`` questions, answers and
+    sources on the answerable ones, at least 10% unanswerable and 15% reworded (``type`` paraphrase)."""
+    from helpers.question_sets import graded, load_question_file, read_documents
+
+    questions = load_question_file(questions_file, read_documents(docs_dir), docs_dir)
+    answerable = [q for q in questions if q.answerable]
+    n = len(questions)
+    results = [
+        check("questions", n, min_questions, fmt="d"),
+        check("answerable questions with a gold answer", sum(graded(q) for q in answerable) / max(len(answerable), 1), 1.0),
+        check("answerable questions naming their source", sum(bool(q.doc_ids) for q in answerable) / max(len(answerable), 1), 1.0),
+        check("unanswerable questions", sum(not q.answerable for q in questions) / n, 0.10),
+        check("reworded questions (type paraphrase)", sum(q.type == "paraphrase" for q in questions) / n, 0.15),
+    ]
+    return all(results)

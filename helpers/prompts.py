@@ -148,3 +148,9 @@ def json_rag_prompt(question: str, hits: Sequence[Hit], *, instruction: str = JS
     """
     check_questions([question], "json_rag_prompt")
     return context_prompt(question, [(h.chunk_id, h.text) for h in hits], instruction=instruction)
+
+
+#: ``llm-workbook draft-questions``: one question and its short answer from one passage
+#: (:mod:`helpers.question_drafts`).
+DRAFT_PROMPT = ("Read the passage and write one question that it answers, then the answer in a few words copied "
+                "from the passage.\n\nPassage:\n{text}\n\nReply in exactly two lines:\nQuestion: ...\nAnswer: ...")

@@ -12,7 +12,7 @@ many questions would detect it (:func:`questions_needed`). All of it is ``scipy.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -229,3 +229,13 @@ def show_verdicts(table: pd.DataFrame) -> None:
             display(shown)
         except ImportError:
             print(shown.to_string())
+
+
+def interval_widths(rates: Mapping[str, float], ns: Sequence[int] = (20, 50, 100, 200)) -> pd.DataFrame:
+    """How wide the 95% Wilson interval of each measured rate would be with ``n`` questions: one row per
+    rate, one column per ``n``, in percentage points (notebook 06: how many questions a decision needs)."""
+    import pandas as pd
+
+    rows = {f"{name}: {p:.0%}": {f"n = {n}": round((r := rate_of(round(p * n), n)).high * 100 - r.low * 100, 1) for n in ns}
+            for name, p in rates.items()}
+    return pd.DataFrame(rows).T.rename_axis("measured rate")

@@ -170,3 +170,42 @@ def test_ask_panel_renders_and_reacts_in_a_real_browser(jupyterlab):
         finally:
             browser.close()
     assert shot.stat().st_size > 10_000, "the screenshot is suspiciously small"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
+def test_compare_report_opens_in_a_real_browser(tmp_path, monkeypatch):
+    """`llm-workbook compare` on four of the shipped example's questions; the report renders offline in
+    Chromium (figure decoded, every question's block present and expandable); screenshot for README."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    import pandas as pd
+
+    from helpers.cli import main
+    from helpers.config import get_settings
+
+    monkeypatch.chdir(REPO)  # the report shows paths relative to where the command ran
+    example = Path("data") / "your_data"
+    # four questions with the mix of the full run: both RAG systems right, only the reader, none, unanswerable
+    questions = pd.read_csv(example / "questions.csv", keep_default_na=False).iloc[[1, 11, 7, 36]]
+    questions.to_csv(tmp_path / "questions.csv", index=False)
+    out = tmp_path / "out"
+    assert main(["compare", "--docs", str(example / "docs"), "--questions", str(tmp_path / "questions.csv"),
+                 "--out", str(out)]) == 0
+    shot = get_settings().results_dir / "screenshots" / "compare_report.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 1400})
+            requests = []
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto((out / "report.html").as_uri())
+            assert page.evaluate("() => document.querySelector('img').naturalWidth") > 300, "figure did not decode"
+            blocks = page.locator("details")
+            assert blocks.count() == len(questions)
+            blocks.first.locator("summary").click()
+            assert blocks.first.locator("table tr").count() == 1 + 3, "a header and one row per system"
+            assert not [u for u in requests if not u.startswith(("file:", "data:"))], "the report fetched something"
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert shot.stat().st_size > 10_000, "the screenshot is suspiciously small"

@@ -1,0 +1,138 @@
+"""``llm-workbook`` (also ``python -m helpers``): the head-to-head on your own documents, from a terminal.
+
+::
+
+    llm-workbook compare --docs my_docs/ --questions questions.csv     # report.html, results.csv, summary.json
+    llm-workbook score results/compare-20261201-120000/results.csv    # after filling in the verdict column
+    llm-workbook draft-questions --docs my_docs/ --n 50                # a questions.csv to review
+
+Bad input ends with one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from helpers.question_sets import InputError
+from helpers.your_data import DEFAULT_SYSTEMS
+
+EXIT_BAD_INPUT = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llm-workbook",
+        description="Prompt-only vs RAG vs LoRA + RAG on your own documents, with intervals and paired tests. "
+                    "The model and profile come from the same settings as the notebooks (WORKBOOK_LLM, "
+                    "WORKBOOK_PROFILE, ...).")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    compare = commands.add_parser("compare", help="answer your questions with each system and write a report",
+                                  description="Answer every question with each system, score, and write "
+                                              "report.html, results.csv and summary.json.")
+    compare.add_argument("--docs", required=True, type=Path, help="folder of .md, .txt and .pdf files")
+    compare.add_argument("--questions", required=True, type=Path,
+                         help="CSV or JSONL: question (required), answer, aliases (|-separated), "
+                              "source (file names, ;-separated), type")
+    compare.add_argument("--systems", default=",".join(DEFAULT_SYSTEMS),
+                         help=f"comma-separated, from prompt, rag, lora+rag (default {','.join(DEFAULT_SYSTEMS)})")
+    compare.add_argument("--method", default="dense", help="retrieval: dense (default), bm25 or hybrid")
+    compare.add_argument("--k", type=int, default=3, help="chunks given to the RAG systems (default 3)")
+    compare.add_argument("--out", type=Path, default=None,
+                         help="output folder (default results/compare-<timestamp>/)")
+    score = commands.add_parser("score", help="re-score a results.csv after a person filled in 'verdict'",
+                                description="Apply the verdict column (correct/wrong) of a results.csv and "
+                                            "rewrite summary.json and report.html beside it.")
+    score.add_argument("results", type=Path, help="the results.csv that compare wrote")
+    draft = commands.add_parser("draft-questions", help="propose questions with answers and sources to review",
+                                description="Draft questions from your documents with the configured model, "
+                                            "into a CSV that compare reads once a person has reviewed it.")
+    draft.add_argument("--docs", required=True, type=Path, help="folder of .md, .txt and .pdf files")
+    draft.add_argument("--n", type=int, default=50, help="how many passages to draft from (default 50)")
+    draft.add_argument("--out", type=Path, default=Path("draft_questions.csv"), help="CSV to write")
+    return parser
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from helpers.your_data import compare_on_documents, write_outputs
+
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    run = compare_on_documents(args.docs, args.questions, systems=systems, method=args.method, k=args.k)
+    out = args.out or Path("results") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
+    paths = write_outputs(run.results, run.summary, out)
+    _print_summary(run.summary)
+    print(f"\nWrote {paths['report']} (open it in a browser), {paths['results'].name} and {paths['summary'].name} "
+          f"in {run.summary['setup']['seconds']['total']:.0f} s.")
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from helpers.your_data import read_results, rescore, write_outputs
+
+    table, previous = read_results(args.results)
+    results, summary = rescore(table, previous)
+    paths = write_outputs(results, summary, args.results.parent)
+    _print_summary(summary)
+    print(f"\nRe-scored {summary['graded']['person']} answers by a person; wrote {paths['report']}.")
+    return 0
+
+
+def _draft(args: argparse.Namespace) -> int:
+    from helpers.config import get_settings
+    from helpers.models import ModelNotAvailableError, load_llm
+    from helpers.question_drafts import draft_questions
+    from helpers.question_sets import read_documents
+
+    if args.n < 1:
+        raise InputError(f"--n must be at least 1, not {args.n}.")
+    docs = read_documents(args.docs)
+    try:
+        llm = load_llm()
+    except ModelNotAvailableError as why:
+        raise InputError(str(why)) from None
+    table = draft_questions(docs, llm, args.n, folder=args.docs, seed=get_settings().seed)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out, index=False)
+    found = int((table["check"] == "answer found in the passage").sum()) if len(table) else 0
+    print(f"Wrote {len(table)} draft questions to {args.out} ({found} with the answer found in their passage). "
+          f"Review every one: keep, fix or delete; add unanswerable and reworded questions. Drafted by "
+          f"{get_settings().llm}; a larger model (WORKBOOK_LLM) drafts better questions.")
+    return 0
+
+
+def _print_summary(summary: dict) -> None:
+    from helpers.report import METRIC_LABELS
+
+    for name, metrics in summary["systems"].items():
+        rates = "; ".join(f"{METRIC_LABELS[m]} {v['value']:.0%} ({v['k']}/{v['n']}, 95% CI {v['low']:.0%}-{v['high']:.0%})"
+                          for m, v in metrics.items() if isinstance(v, dict))
+        print(f"{name}: {rates or 'not scored yet'}")
+    for sentence in summary.get("recommendation", []):
+        print(f"- {sentence}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit code (0 done, 2 bad input)."""
+    args = _parser().parse_args(argv)
+    run = {"compare": _compare, "score": _score, "draft-questions": _draft}[args.command]
+    formatter = warnings.formatwarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", UserWarning)
+        for library in ("transformers", "peft", "torch", "accelerate", "sentence_transformers"):
+            warnings.filterwarnings("ignore", module=library)  # their deprecation notes are not the user's to fix
+        warnings.formatwarning = lambda message, *_, **__: f"llm-workbook: warning: {message}\n"  # type: ignore[assignment]
+        try:
+            return run(args)
+        except InputError as why:
+            print(f"llm-workbook: error: {why}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        finally:
+            warnings.formatwarning = formatter
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Draft an evaluation set from your documents (``llm-workbook draft-questions``).
+
+The configured model reads passages spread over the folder and proposes one question and a short answer
+per passage; each draft records its source file and whether its answer is really in the passage. The
+result is a CSV in the format ``llm-workbook compare`` reads, for a person to review: keep the good ones,
+fix the rest, add unanswerable and paraphrased questions. A larger model (``WORKBOOK_LLM``) drafts better
+questions than the 135M default.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from helpers.chunking import chunk_text
+from helpers.documents import Document
+from helpers.evaluation import contains_match
+from helpers.generation import generate
+from helpers.models import LLM
+from helpers.prompts import DRAFT_PROMPT
+
+_LINES = re.compile(r"question[ \t]*:[ \t]*(?P<q>[^\n]+).*?answer[ \t]*:[ \t]*(?P<a>[^\n]+)", re.I | re.S)
+MIN_WORDS = 40  # passages shorter than this rarely hold a fact worth a question
+
+
+def parse_draft(text: str) -> tuple[str, str] | None:
+    """``(question, answer)`` from a ``Question: ... / Answer: ...`` reply, else ``None``."""
+    match = _LINES.search(text)
+    if not match:
+        return None
+    question, answer = match["q"].strip(), match["a"].strip().strip('"').rstrip(".")
+    if not question or not answer or answer.lower().startswith("question") or answer == question:
+        return None
+    return question, answer
+
+
+def pick_passages(docs: Mapping[str, Document], n: int, seed: int = 0) -> list[tuple[str, str]]:
+    """``n`` passages ``(doc_id, text)`` spread over the documents (round-robin over a seeded shuffle of each
+    document's chunks of at least :data:`MIN_WORDS` words, or its longest chunk if none is that long); fewer
+    if the folder has fewer."""
+    rng = random.Random(seed)
+    pools = []
+    for doc_id, doc in sorted(docs.items()):
+        every = [c.text for c in chunk_text(doc.text, doc_id, title=doc.title)]
+        chunks = [c for c in every if len(c.split()) >= MIN_WORDS] or sorted(every, key=len)[-1:]
+        rng.shuffle(chunks)
+        if chunks:
+            pools.append((doc_id, chunks))
+    picked: list[tuple[str, str]] = []
+    while len(picked) < n and any(chunks for _, chunks in pools):
+        for doc_id, chunks in pools:
+            if chunks and len(picked) < n:
+                picked.append((doc_id, chunks.pop()))
+    return picked
+
+
+def draft_questions(docs: Mapping[str, Document], llm: LLM, n: int = 50, *, folder: str | Path | None = None,
+                    seed: int = 0, progress: bool = True) -> pd.DataFrame:
+    """Proposed questions in the ``compare`` format: ``question``, ``answer``, ``aliases``, ``source`` (the
+    file, relative to ``folder``), ``type`` and ``check`` (whether the answer appears in the passage).
+    Unparseable replies (no ``Question:``/``Answer:`` lines, an empty answer or one that repeats the question)
+    and repeated questions are dropped; ``table.attrs["passages"]`` says how many passages were asked."""
+    passages = pick_passages(docs, n, seed)
+    replies = generate(llm, [DRAFT_PROMPT.format(text=text) for _, text in passages], max_new_tokens=64,
+                       progress=progress, desc="drafting")
+    rows, seen = [], set()
+    for (doc_id, text), reply in zip(passages, replies):
+        draft = parse_draft(reply.text)
+        if draft is None or draft[0].lower() in seen:
+            continue
+        seen.add(draft[0].lower())
+        doc = docs[doc_id]
+        source = doc_id
+        if doc.path is not None:
+            source = Path(doc.path).name if folder is None else Path(doc.path).resolve().relative_to(
+                Path(folder).resolve()).as_posix()
+        found = contains_match(text, [draft[1]])
+        rows.append({"question": draft[0], "answer": draft[1], "aliases": "", "source": source, "type": "",
+                     "check": "answer found in the passage" if found else "answer NOT in the passage: fix or delete"})
+    table = pd.DataFrame(rows, columns=["question", "answer", "aliases", "source", "type", "check"])
+    table.attrs["passages"] = len(passages)  # how many were asked; the rest of them gave no usable draft
+    return table

@@ -1,0 +1,402 @@
+"""The head-to-head on *your* documents and questions: what ``llm-workbook compare`` and notebook 06 run.
+
+::
+
+    run = compare_on_documents("my_docs/", "questions.csv")   # prompt-only, RAG, LoRA + RAG
+    run.summary["systems"]["rag"]["accuracy"]                 # {"k", "n", "value", "low", "high"}
+    write_outputs(run.results, run.summary, "results/compare-1")  # report.html, results.csv, summary.json
+
+The inputs are read by :mod:`helpers.question_sets` (its docstring gives the questions file's columns);
+the report is drawn by :mod:`helpers.report`. Questions without an ``answer`` are answered and written
+for a person to judge in the ``verdict`` column; :func:`rescore` recomputes everything after.
+
+Every rate carries its n and 95% Wilson interval, every comparison is a paired test on the same
+questions (:mod:`helpers.comparison`), and the recommendation is computed from those tests.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from helpers.comparison import intervals, paired, paired_sentence
+from helpers.config import get_settings
+from helpers.data import Question
+from helpers.documents import Document
+from helpers.evaluation import contains_match, mrr_at_k
+from helpers.question_sets import UNANSWERABLE, InputError, graded, load_question_file, read_documents
+from helpers.report import METRICS, normalize_results
+from helpers.uncertainty import rate
+from helpers.uncertainty import verdict as verdict_of
+
+#: The systems ``compare`` runs unless told otherwise (the closed-book ``lora`` needs an adapter trained on
+#: your facts, notebook 04, so it is not a default).
+DEFAULT_SYSTEMS: tuple[str, ...] = ("prompt", "rag", "lora+rag")
+#: Filled-in verdicts :func:`rescore` understands (case-insensitive).
+VERDICTS = {"correct": True, "yes": True, "y": True, "1": True, "true": True, "right": True,
+            "wrong": False, "no": False, "n": False, "0": False, "false": False, "incorrect": False}
+#: Paired comparisons the recommendation rests on: (a, b, metric), each when both systems measured it.
+PAIRS: tuple[tuple[str, str, str], ...] = (("rag", "prompt", "accuracy"), ("lora+rag", "rag", "accuracy"),
+                                          ("lora+rag", "prompt", "accuracy"),
+                                          ("lora+rag", "rag", "correct source cited"))
+
+
+# --------------------------------------------------------------------------- running the comparison
+@dataclass
+class Comparison:
+    """What :func:`compare_on_documents` measured: ``results`` (one row per question x system, the columns
+    of ``results.csv``), ``summary`` (per-system rates with intervals, paired tests, retrieval metrics, the
+    recommendation and the settings: ``summary.json``), and the live objects for a notebook to reuse."""
+
+    results: pd.DataFrame
+    summary: dict[str, Any]
+    questions: list[Question]
+    docs: dict[str, Document]
+    retriever: Any = None
+    systems: dict[str, Any] = field(default_factory=dict)
+
+
+def retrieval_metrics(retriever: Any, questions: Sequence[Question], k: int) -> dict[str, Any] | None:
+    """Retrieval on its own. Document level, over the questions that name a ``source``: ``hit@1``,
+    ``hit@k``, ``hit@10`` (a source document among the first k results) and ``MRR@10`` (mean, seeded 95%
+    bootstrap interval). Chunk level, over the answerable questions with a gold answer: ``answer in top-k``
+    (the gold answer or an alias appears in one of the k chunks the RAG systems read). Rates carry 95%
+    Wilson intervals; ``None`` if no question names a source or has an answer."""
+    from scipy import stats
+
+    with_source = [q for q in questions if q.doc_ids]
+    with_answer = [q for q in questions if q.answerable and q.answer]
+    if not with_source and not with_answer:
+        return None
+    out: dict[str, Any] = {"n": len(with_source), "k": k}
+    if with_answer:
+        r = rate([any(contains_match(h.text, q.gold()) for h in retriever.search(q.question, k=k)) for q in with_answer])
+        out[f"answer in top-{k}"] = {"k": r.k, "n": r.n, "value": r.value, "low": r.low, "high": r.high}
+    if not with_source:
+        return out
+    ranked = []
+    for q in with_source:
+        ids = list(dict.fromkeys(h.doc_id for h in retriever.search(q.question, k=max(30, k))))
+        ranked.append(ids[:10])
+    for cut in sorted({1, k, 10}):
+        r = rate([bool(set(ids[:cut]) & set(q.doc_ids)) for ids, q in zip(ranked, with_source)])
+        out[f"hit@{cut}"] = {"k": r.k, "n": r.n, "value": r.value, "low": r.low, "high": r.high}
+    rr = np.array([mrr_at_k(ids, q.doc_ids, 10) for ids, q in zip(ranked, with_source)])
+    if len(rr) > 1 and rr.std() > 0:
+        boot = stats.bootstrap((rr,), np.mean, confidence_level=0.95, n_resamples=2000,
+                               rng=np.random.default_rng(get_settings().seed))
+        low, high = float(boot.confidence_interval.low), float(boot.confidence_interval.high)
+    else:
+        low = high = float(rr.mean())
+    out["MRR@10"] = {"n": len(rr), "value": float(rr.mean()), "low": low, "high": high}
+    out["ranked"] = {q.id: ids for q, ids in zip(with_source, ranked)}
+    return out
+
+
+def _results_rows(questions: Sequence[Question], scores: pd.DataFrame, answers: Mapping[str, Sequence[Any]],
+                  docs: Mapping[str, Document]) -> pd.DataFrame:
+    """The score table plus what a person needs to judge an answer: sources, retrieved chunks, verdict."""
+    by_id = {q.id: q for q in questions}
+    rows = []
+    for (_, row), answer in zip(scores.iterrows(),
+                                (a for name in scores["system"].unique() for a in answers[name])):
+        q = by_id[row["id"]]
+        hits = [{"doc": h.doc_id, "chunk": h.chunk_id, "text": h.text[:400]} for h in answer.hits]
+        out = {"id": q.id, "system": row["system"], "question": q.question, "type": q.type,
+               "gold": q.answer if q.answerable else UNANSWERABLE, "aliases": "|".join(q.aliases),
+               "source": ";".join(q.doc_ids), "answer": answer.answer, "output": answer.text,
+               "correct": bool(row["correct"]) if graded(q) else None, "verdict": "",
+               "graded_by": "automatic" if graded(q) else "",
+               "abstained": bool(row["abstained"]),
+               "json_valid": row.get("json_valid", None) if answer.style == "json" else None,
+               "cited": ";".join(dict.fromkeys(answer.citations)),
+               "retrieved": ";".join(dict.fromkeys(h.doc_id for h in answer.hits)),
+               "n_cited": row.get("n_cited", math.nan), "invented": row.get("invented", math.nan),
+               "cit_precision": row.get("cit_precision", math.nan) if q.doc_ids else math.nan,
+               "hits": json.dumps(hits, ensure_ascii=False),
+               "prompt_tokens": row["prompt_tokens"], "completion_tokens": row["completion_tokens"],
+               "seconds": row["seconds"]}
+        rows.append(out)
+    table = pd.DataFrame(rows)
+    for column in ("json_valid", "n_cited", "invented", "cit_precision"):
+        if table[column].isna().all():
+            table[column] = math.nan
+    return table
+
+
+def compare_on_documents(
+    docs_dir: str | Path,
+    questions_file: str | Path,
+    *,
+    systems: Sequence[str] = DEFAULT_SYSTEMS,
+    method: str = "dense",
+    k: int = 3,
+    progress: bool = True,
+    llm: Any = None,
+    embedder: Any = None,
+) -> Comparison:
+    """Read the folder and the questions, build one retriever, let every system answer every question,
+    score what can be scored, and summarize with intervals, paired tests and a recommendation.
+
+    The model, embedder and profile come from the same settings as the notebooks (``WORKBOOK_LLM``,
+    ``WORKBOOK_PROFILE``, ...); ``lora+rag`` uses the shipped reader adapter (:mod:`helpers.reader_training`).
+    ``llm``/``embedder``: already loaded base model and embedder to reuse (default: load the configured ones).
+
+    Raises:
+        InputError: bad documents, questions or options (one line that says what to fix).
+    """
+    from helpers.adapters import AdapterError
+    from helpers.models import ModelNotAvailableError, load_llm
+    from helpers.retrieval import build_retriever
+    from helpers.systems import SYSTEMS, build_system, evaluate_systems
+
+    unknown = [s for s in systems if s not in SYSTEMS]
+    if unknown or not systems:
+        raise InputError(f"Unknown system(s) {', '.join(unknown) or '(none given)'}; choose from "
+                         f"{', '.join(s for s in SYSTEMS if s != 'lora')}.")
+    if "lora" in systems:
+        raise InputError("The closed-book 'lora' system needs an adapter trained on your documents' facts "
+                         "(notebook 04 shows how, and why it rarely pays); compare prompt, rag and lora+rag instead.")
+    if method not in ("dense", "bm25", "hybrid"):
+        raise InputError(f"--method must be dense, bm25 or hybrid, not {method!r}.")
+    if k < 1:
+        raise InputError(f"--k must be at least 1, not {k}.")
+    settings = get_settings()
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    docs = read_documents(docs_dir)
+    questions = load_question_file(questions_file, docs, docs_dir)
+    retriever = None
+    if any(SYSTEMS[s][0] for s in systems):
+        retriever = build_retriever(docs, method=method, embedder=embedder, cache=True,  # type: ignore[arg-type]
+                                    progress=progress)
+    timings["index"] = time.perf_counter() - start
+    try:
+        base = llm or load_llm()
+        built = {}
+        for name in systems:
+            if name == "lora+rag":
+                built[name] = build_system(name, retriever=retriever, k=k)
+            else:
+                built[name] = build_system(name, llm=base, retriever=retriever if SYSTEMS[name][0] else None, k=k)
+    except (ModelNotAvailableError, AdapterError) as why:
+        raise InputError(f"{why} (or leave lora+rag out: --systems prompt,rag)"
+                         if isinstance(why, AdapterError) else str(why)) from None
+    texts = [q.question for q in questions]
+    answers = {}
+    for name, system in built.items():
+        t0 = time.perf_counter()
+        answers[name] = system.answer(texts, progress=progress)
+        timings[name] = time.perf_counter() - t0
+    documents = {doc_id: d.text for doc_id, d in docs.items()}
+    scoring = [q if graded(q) else Question(q.id, q.question, "-", (), q.doc_ids, q.type, q.split) for q in questions]
+    scores = evaluate_systems(list(built.values()), scoring, answers=answers, documents=documents)
+    results = _results_rows(questions, scores, answers, docs)
+    retrieval = retrieval_metrics(retriever, questions, k) if retriever is not None else None
+    timings["total"] = time.perf_counter() - start
+    setup = {"docs": str(docs_dir), "questions_file": str(questions_file), "documents": len(docs),
+             "chunks": len(retriever) if retriever is not None else None, "questions": len(questions),
+             "systems": list(systems), "method": method, "k": k, "llm": settings.llm, "embedder": settings.embedder,
+             "profile": settings.profile.name, "seed": settings.seed, "seconds": {n: round(s, 1) for n, s in timings.items()}}
+    summary = summarize_results(results, retrieval=retrieval, setup=setup)
+    return Comparison(results=results, summary=summary, questions=questions, docs=docs, retriever=retriever,
+                      systems=built)
+
+
+# --------------------------------------------------------------------------- summarizing (also after review)
+def _rate_dict(row: pd.Series) -> dict[str, float]:
+    return {"k": int(row["k"]), "n": int(row["n"]), "value": float(row["value"]), "low": float(row["low"]),
+            "high": float(row["high"])}
+
+
+def summarize_results(results: pd.DataFrame, *, retrieval: Mapping[str, Any] | None = None,
+                      setup: Mapping[str, Any] | None = None, detect: float = 0.10) -> dict[str, Any]:
+    """Per-system rates with n and 95% intervals (:data:`METRICS`, over the graded questions), the paired
+    tests of :data:`PAIRS` and the recommendation they support; the same whether the grades are automatic
+    or a person's (:func:`rescore`)."""
+    table = normalize_results(results)
+    gradeable = table[table["correct"].notna()].copy()
+    gradeable["type"] = np.where(gradeable["gold"] == UNANSWERABLE, "unanswerable", "answerable")
+    gradeable["correct"] = gradeable["correct"].astype(bool)
+    gradeable["abstained"] = gradeable["abstained"].fillna(False).astype(bool)
+    systems = list(dict.fromkeys(table["system"]))
+    out: dict[str, Any] = {"setup": dict(setup or {}), "systems": {}, "paired": [], "retrieval": None}
+    per_system: dict[str, dict[str, Any]] = {s: {} for s in systems}
+    if len(gradeable):
+        for metric in METRICS:
+            rows = gradeable[gradeable["source"] != ""] if metric == "correct source cited" else gradeable
+            if rows.empty or (metric == "JSON valid" and ("json_valid" not in rows or rows["json_valid"].isna().all())):
+                continue
+            if metric == "JSON valid":
+                rows = rows.assign(json_valid=rows["json_valid"].map(lambda v: bool(v) if isinstance(v, bool) else v))
+            for (system, name), row in intervals(rows, [metric]).iterrows():
+                per_system[system][name] = _rate_dict(row)
+        for a, b, metric in PAIRS:
+            if not (metric in per_system.get(a, {}) and metric in per_system.get(b, {})):
+                continue
+            rows = gradeable[gradeable["source"] != ""] if metric == "correct source cited" else gradeable
+            test = paired(rows, a, b, metric)
+            what = "Accuracy" if metric == "accuracy" else "Answers citing a correct source"
+            out["paired"].append({"a": a, "b": b, "metric": metric, "n": test.n,
+                                  "a_rate": test.a.value, "b_rate": test.b.value,
+                                  "difference": test.difference, "low": test.diff_low, "high": test.diff_high,
+                                  "p": test.p_value, "verdict": verdict_of(test),
+                                  "sentence": paired_sentence(test, a, b, what, detect)})
+    for system in systems:
+        rows = table[table["system"] == system]
+        per_system[system].update({"questions": len(rows), "graded": int(rows["correct"].notna().sum()),
+                                   "seconds_per_question": float(rows["seconds"].mean()),
+                                   "prompt_tokens": float(rows["prompt_tokens"].mean())})
+    out["systems"] = per_system
+    out["graded"] = {"automatic": int((table["graded_by"] == "automatic").sum()),
+                     "person": int((table["graded_by"] == "person").sum()),
+                     "not yet": int(table["correct"].isna().sum())}
+    if retrieval is not None:
+        out["retrieval"] = {key: value for key, value in retrieval.items()}
+    out["recommendation"] = recommend(out)
+    return out
+
+
+def recommend(summary: Mapping[str, Any]) -> list[str]:
+    """Plain-language advice from a summary's paired tests: which approach the measurements support, and
+    where they cannot tell (with the number of questions that would)."""
+    if not summary["paired"]:
+        ungraded = summary.get("graded", {}).get("not yet", 0)
+        return [f"Nothing is scored yet: {ungraded} answers wait for a verdict. Fill in the 'verdict' column of "
+                "results.csv (correct / wrong) and run `llm-workbook score results.csv`."]
+    tests = {(t["a"], t["b"]): t for t in summary["paired"] if t["metric"] == "accuracy"}
+    sources = next((t for t in summary["paired"] if t["metric"] == "correct source cited"), None)
+    out = []
+    rag = tests.get(("rag", "prompt"))
+    if rag:
+        if rag["verdict"] == "holds" and rag["difference"] > 0:
+            out.append(f"Retrieve: RAG answers your questions better than the model alone. {rag['sentence']}.")
+        else:
+            out.append(f"RAG is not shown to beat the model alone on these questions; check retrieval (hit@k) and "
+                       f"the answers before building on it. {rag['sentence']}.")
+    reader = tests.get(("lora+rag", "rag"))
+    if reader:
+        if reader["verdict"] == "holds" and reader["difference"] > 0:
+            out.append(f"Fine-tune the behaviour, retrieve the knowledge: the fine-tuned reader reads your retrieved "
+                       f"documents better than the base model. {reader['sentence']}.")
+        elif reader["verdict"] == "holds":
+            out.append(f"The fine-tuned reader does worse than plain RAG on your documents; stay with RAG. "
+                       f"{reader['sentence']}.")
+        else:
+            out.append(f"The fine-tuned reader and plain RAG are not distinguishable on your questions; prefer the "
+                       f"simpler RAG until more questions say otherwise. {reader['sentence']}.")
+    if sources and sources["verdict"] == "holds" and sources["difference"] > 0:
+        out.append(f"Fine-tune for traceable answers: the reader cites the right source far more often. "
+                   f"{sources['sentence']}.")
+    retrieval = summary.get("retrieval")
+    if retrieval and retrieval.get(f"answer in top-{retrieval['k']}"):
+        found = retrieval[f"answer in top-{retrieval['k']}"]
+        out.append(f"Retrieval puts the gold answer into the {retrieval['k']} chunks the RAG systems read for "
+                   f"{found['k']}/{found['n']} answerable questions ({found['value']:.0%}, 95% CI {found['low']:.0%}-"
+                   f"{found['high']:.0%}): that is the ceiling for any reader; answers below it are reading failures.")
+    if retrieval and retrieval.get(f"hit@{retrieval['k']}"):
+        hit = retrieval[f"hit@{retrieval['k']}"]
+        if hit["value"] < 0.7:
+            out.append(f"Retrieval finds a source document in the top {retrieval['k']} for only {hit['k']}/{hit['n']} "
+                       f"questions ({hit['value']:.0%}, 95% CI {hit['low']:.0%}-{hit['high']:.0%}): no reader can "
+                       "answer from chunks it is not given; try --method hybrid or more --k (notebook 03).")
+    return out
+
+
+def rescore(results: pd.DataFrame, previous: Mapping[str, Any] | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Apply a person's verdicts (column ``verdict``: correct/wrong, yes/no, 1/0; see :data:`VERDICTS`): a
+    filled verdict replaces the automatic grade. Returns the updated results and a fresh summary (keeping
+    ``previous``'s setup and retrieval metrics).
+
+    Raises:
+        InputError: a verdict that is not one of :data:`VERDICTS` (the message names its line).
+    """
+    table = normalize_results(results)
+    for column in ("system", "correct", "verdict"):
+        if column not in table:
+            raise InputError(f"The results table has no {column!r} column; pass the results.csv that "
+                             "`llm-workbook compare` wrote.")
+    for i, verdict in table["verdict"].items():
+        text = verdict.strip().lower()
+        if not text:
+            continue
+        if text not in VERDICTS:
+            raise InputError(f"results.csv line {int(i) + 2}: verdict {verdict!r} is not one of correct/wrong, "
+                             "yes/no, 1/0 (or leave it empty).")
+        table.at[i, "correct"] = VERDICTS[text]
+        table.at[i, "graded_by"] = "person"
+    previous = previous or {}
+    summary = summarize_results(table, retrieval=previous.get("retrieval"), setup=previous.get("setup"))
+    return table, summary
+
+
+# --------------------------------------------------------------------------- writing the outputs
+def write_outputs(results: pd.DataFrame, summary: Mapping[str, Any], out_dir: str | Path) -> dict[str, Path]:
+    """Write ``results.csv``, ``summary.json`` and the self-contained ``report.html`` into ``out_dir``
+    (created); returns their paths."""
+    from helpers.report import render_report
+    from helpers.storage import atomic_file
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"results": out / "results.csv", "summary": out / "summary.json", "report": out / "report.html"}
+    texts = {"results": normalize_results(results).to_csv(index=False),
+             "summary": json.dumps(summary, indent=2, default=_json_default) + "\n",
+             "report": render_report(results, summary)}
+    for key, text in texts.items():
+        with atomic_file(paths[key]) as tmp:
+            Path(tmp).write_text(text, encoding="utf-8")
+    return paths
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return str(value)
+
+
+def read_results(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A ``results.csv`` written by :func:`write_outputs` and the ``summary.json`` beside it (empty if gone).
+
+    Raises:
+        InputError: the file is missing, empty, not UTF-8 or lacks the columns :func:`rescore` needs.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path} does not exist; pass the results.csv that `llm-workbook compare` wrote.")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not UTF-8; save it as UTF-8 (in Excel: 'CSV UTF-8') and try again.") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path} is empty; pass the results.csv that `llm-workbook compare` wrote.") from None
+    summary_path = path.with_name("summary.json")
+    summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
+    return table, summary
+
+
+#: How :func:`verdict_rows` names each paired test in the workbook's claim vocabulary (docs/CLAIMS.md).
+CLAIM_NAMES = {("rag", "prompt", "accuracy"): "C3  accuracy, RAG vs prompt-only",
+               ("lora+rag", "rag", "accuracy"): "C7  accuracy, LoRA + RAG vs RAG",
+               ("lora+rag", "prompt", "accuracy"): "C7  accuracy, LoRA + RAG vs prompt-only",
+               ("lora+rag", "rag", "correct source cited"): "C7  correct source cited, LoRA + RAG vs RAG"}
+
+
+def verdict_rows(summary: Mapping[str, Any], label: str) -> pd.DataFrame:
+    """The summary's paired tests as a :func:`helpers.uncertainty.verdict_table` (claim, effect, CI, n, p,
+    verdict), each claim suffixed with ``label`` (e.g. the data set), for the README's verdict table."""
+    rows = [{"claim": f"{CLAIM_NAMES.get((t['a'], t['b'], t['metric']), t['a'] + ' vs ' + t['b'])} ({label})",
+             "effect": t["difference"], "CI low": t["low"], "CI high": t["high"], "n": t["n"], "p": t["p"],
+             "verdict": t["verdict"]} for t in summary["paired"]]
+    return pd.DataFrame(rows, columns=["claim", "effect", "CI low", "CI high", "n", "p", "verdict"]).set_index("claim")
+
