@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import io
 import json
 import warnings
 from collections.abc import Mapping
@@ -67,7 +68,7 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
             rows.append({str(k).strip().lower(): "" if v is None else
                          "|".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in row.items()})
         return rows
-    reader = csv.DictReader(raw.splitlines())
+    reader = csv.DictReader(io.StringIO(raw, newline=""))  # keeps line breaks inside quoted cells
     if not reader.fieldnames:
         raise InputError(f"{path} has no header line; the first line must name the columns (at least 'question').")
     return [{(k or "").strip().lower(): (v or "").strip() if isinstance(v, str) else "" for k, v in row.items()}

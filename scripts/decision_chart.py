@@ -98,6 +98,7 @@ PROMPTING = [
 RETRIEVAL = [
     Pick(("01",), "C3", "gold section", "the right section in the prompt vs closed-book"),
     Pick(("05", "03"), "C3", "accuracy", "accuracy, RAG vs prompt-only (test)"),
+    Pick(("06",), "C3", "accuracy", "accuracy, RAG vs prompt-only (06: documents never tuned on)"),
 ]
 BEHAVIOUR = [
     Pick(("04",), "C6", "valid JSON", "valid JSON, LoRA vs base (dev)"),
@@ -108,6 +109,8 @@ BEHAVIOUR = [
     Pick(("05",), "C7", "best prompt", "accuracy, LoRA + RAG vs RAG with the best prompt"),
     Pick(("05",), "C7", "check set", "accuracy on the check set (never tuned on), LoRA + RAG vs RAG",
          exclude=("few-shot",)),
+    Pick(("06",), "C7", "accuracy, LoRA + RAG vs RAG", "accuracy, LoRA + RAG vs RAG (06: documents never tuned on)"),
+    Pick(("06",), "C7", "source cited", "correct source cited, LoRA + RAG vs RAG (06: documents never tuned on)"),
 ]
 KNOWLEDGE = [
     Pick(("05",), "C1", "never trained", "facts never trained, RAG vs LoRA"),

@@ -61,6 +61,13 @@ def test_question_file_csv_and_jsonl_give_the_same_questions(folder, tmp_path):
     assert not from_csv[3].answerable and from_csv[3].answer == ""
 
 
+def test_csv_cells_may_span_lines(folder, tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_text('question,answer\n"How long is the window,\nin days?",30 days\nWhy?,x\n', encoding="utf-8")
+    first, second = load_question_file(path, read_documents(folder), folder)
+    assert first.question == "How long is the window,\nin days?" and second.question == "Why?"
+
+
 def test_rest_titles_become_markdown_headings(folder):
     guide = read_documents(folder)["guide"]
     assert guide.text.splitlines()[0] == "# Guide" and "## Setup" in guide.text
