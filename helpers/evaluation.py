@@ -268,6 +268,17 @@ def ndcg_at_k(ranked: Sequence[str], relevant: Iterable[str], k: int = 10) -> fl
     return dcg / ideal if ideal else 0.0
 
 
+def per_query_scores(rankings: Sequence[Sequence[str]], relevant: Sequence[Iterable[str]]) -> pd.DataFrame:
+    """recall@1, recall@5, MRR@10 and nDCG@10 of each query's document ranking (one row per query): the
+    per-question scores behind the means of :func:`retrieval_report`, for intervals and paired tests."""
+    rows = []
+    for r, rel in zip(rankings, relevant):
+        rel = set(rel)
+        rows.append({"recall@1": recall_at_k(r, rel, 1), "recall@5": recall_at_k(r, rel, 5),
+                     "MRR@10": mrr_at_k(r, rel), "nDCG@10": ndcg_at_k(r, rel)})
+    return pd.DataFrame(rows, columns=["recall@1", "recall@5", "MRR@10", "nDCG@10"])
+
+
 def retrieval_report(
     runs: Mapping[str, Sequence[Sequence[str]]],
     relevant: Sequence[Iterable[str]],

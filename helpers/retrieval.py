@@ -25,7 +25,7 @@ import numpy as np
 from helpers.chunking import Chunk, ChunkingConfig, chunk_text
 from helpers.documents import as_doc_triples, checksum, load_documents
 from helpers.embedding import EmbeddingCache, default_cache, embed, embedder_name, embedding_dim, get_embedder
-from helpers.evaluation import retrieval_report
+from helpers.evaluation import per_query_scores, retrieval_report
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -405,12 +405,24 @@ def evaluate_retrievers(
 
 def chunking_metrics(docs: Any, questions: Sequence[str], relevant: Sequence[Sequence[str]],
                      config: ChunkingConfig, *, method: Method = "bm25", embedder: Any = None) -> dict[str, float]:
-    """:func:`evaluate_retrievers` columns for ``docs`` chunked with ``config``, plus ``chunks`` (count)
-    and ``mean tokens`` (words per chunk); ``"dense"`` embeds each configuration once (cached)."""
+    """:func:`evaluate_retrievers` columns for ``docs`` chunked with ``config``, plus the 95% bootstrap
+    intervals of recall@5 and MRR@10 (``"recall@5 low"``, ...), ``n`` (questions), ``chunks`` (count) and
+    ``mean tokens`` (words per chunk); ``"dense"`` embeds each configuration once (cached)."""
     if len(questions) != len(relevant):
         raise ValueError(f"{len(questions)} questions but {len(relevant)} sets of relevant ids.")
+    from helpers.uncertainty import mean_interval
+
     retriever = build_retriever(docs, method=method, chunking=config, embedder=embedder, cache=True)
     row = evaluate_retrievers({"this": retriever}, questions, relevant).loc["this"]
     sizes = [len(c.text.split()) for c in retriever.chunks.values()]
-    return {**{k: float(v) for k, v in row.items()}, "chunks": float(len(retriever)),
-            "mean tokens": float(np.mean(sizes)) if sizes else 0.0}
+    scores = retrieval_per_query(retriever, questions, relevant)
+    intervals = {f"{m} {side}": v for m in ("recall@5", "MRR@10") for side, v in zip(("low", "high"),
+                                                                                       mean_interval(scores[m]))}
+    return {**{k: float(v) for k, v in row.items()}, **intervals, "n": float(len(questions)),
+            "chunks": float(len(retriever)), "mean tokens": float(np.mean(sizes)) if sizes else 0.0}
+
+
+def retrieval_per_query(retriever: Retriever, questions: Sequence[str], relevant: Sequence[Iterable[str]]) -> pd.DataFrame:
+    """Each question's document-level recall@1/5, MRR@10 and nDCG@10 with ``retriever`` (one row per
+    question, :func:`helpers.evaluation.per_query_scores`): for paired tests between two configurations."""
+    return per_query_scores(retriever.search_documents_many(list(questions), 10), [set(r) for r in relevant])

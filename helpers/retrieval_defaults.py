@@ -29,7 +29,7 @@ from helpers.chunking import ChunkingConfig
 from helpers.data import load_heldout_faq, load_kb, load_kb_questions, load_python_faq
 from helpers.documents import as_doc_triples
 from helpers.embedding import embed, get_embedder
-from helpers.evaluation import mrr_at_k, ndcg_at_k, recall_at_k
+from helpers.evaluation import per_query_scores as _per_query_scores
 from helpers.rerank import Reranker
 from helpers.retrieval import Method, build_retriever
 from helpers.uncertainty import paired_difference
@@ -106,9 +106,9 @@ def plain_baseline(docs: Any, queries: Sequence[str], k: int = 10, embedder: Any
 
 
 def per_query_scores(rankings: Sequence[Sequence[str]], relevant: Sequence[Sequence[str]]) -> pd.DataFrame:
-    """nDCG@10, MRR@10 and recall@5 of each query's document ranking (one row per query)."""
-    return pd.DataFrame([{"nDCG@10": ndcg_at_k(r, rel), "MRR@10": mrr_at_k(r, rel), "recall@5": recall_at_k(r, rel, 5)}
-                         for r, rel in zip(rankings, relevant)])
+    """nDCG@10, MRR@10 and recall@5 of each query's document ranking (one row per query; the columns the
+    defaults were chosen on, from :func:`helpers.evaluation.per_query_scores`)."""
+    return _per_query_scores(rankings, relevant)[["nDCG@10", "MRR@10", "recall@5"]]
 
 
 def compare_pipelines(corpora: Sequence[Corpus], pipelines: dict[str, Pipeline], *, reranker: Reranker | None = None,

@@ -153,6 +153,21 @@ class MeanDifference:
                 f"lower on {self.losses} of {self.n} questions, Wilcoxon p = {self.p_value:.2g})")
 
 
+def mean_interval(values: Sequence[float], *, seed: int = 1234, resamples: int = 2000) -> tuple[float, float]:
+    """The seeded percentile-bootstrap 95% interval of the mean of per-question scores (e.g. MRR@10);
+    ``(mean, mean)`` when every value is the same, ``(nan, nan)`` when there are none."""
+    from scipy import stats
+
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        return math.nan, math.nan
+    if np.all(x == x[0]):
+        return float(x[0]), float(x[0])
+    boot = stats.bootstrap((x,), lambda u, axis: u.mean(axis), vectorized=True, n_resamples=resamples,
+                           confidence_level=CONFIDENCE, method="percentile", rng=np.random.default_rng(seed))
+    return float(boot.confidence_interval.low), float(boot.confidence_interval.high)
+
+
 def paired_difference(a: Sequence[float], b: Sequence[float], *, seed: int = 1234,
                       resamples: int = 2000) -> MeanDifference:
     """Compare two systems' per-question scores on the same questions (same order), e.g. two

@@ -142,13 +142,16 @@ def compare_on_documents(
     progress: bool = True,
     llm: Any = None,
     embedder: Any = None,
+    reader: Any = None,
 ) -> Comparison:
     """Read the folder and the questions, build one retriever, let every system answer every question,
     score what can be scored, and summarize with intervals, paired tests and a recommendation.
 
     The model, embedder and profile come from the same settings as the notebooks (``WORKBOOK_LLM``,
     ``WORKBOOK_PROFILE``, ...); ``lora+rag`` uses the shipped reader adapter (:mod:`helpers.reader_training`).
-    ``llm``/``embedder``: already loaded base model and embedder to reuse (default: load the configured ones).
+    ``llm``/``embedder``: already loaded base model and embedder to reuse (default: load the configured ones);
+    ``reader``: the model carrying the reader adapter for ``lora+rag`` (default: the shipped one, which fits
+    the default model; :func:`helpers.reader_training.load_or_train_reader` trains one for another model).
 
     Raises:
         InputError: bad documents, questions or options (one line that says what to fix).
@@ -184,7 +187,7 @@ def compare_on_documents(
         built = {}
         for name in systems:
             if name == "lora+rag":
-                built[name] = build_system(name, retriever=retriever, k=k)
+                built[name] = build_system(name, llm=reader, retriever=retriever, k=k)
             else:
                 built[name] = build_system(name, llm=base, retriever=retriever if SYSTEMS[name][0] else None, k=k)
     except (ModelNotAvailableError, AdapterError) as why:

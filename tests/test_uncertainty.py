@@ -79,3 +79,13 @@ def test_show_verdicts_prints_every_claim_in_full(capsys):
     show_verdicts(verdict_table({claim: paired_test([True] * 20, [False] * 20)}))
     out = capsys.readouterr().out
     assert claim in out and "holds" in out and "+1.00 to +1.00" in out and " 20 " in out
+
+
+def test_mean_interval_brackets_the_mean_and_is_seeded():
+    from helpers.uncertainty import mean_interval
+
+    scores = [1.0, 0.5, 0.0, 1.0, 0.33, 0.25, 1.0, 0.0]
+    low, high = mean_interval(scores)
+    assert low < sum(scores) / len(scores) < high and (low, high) == mean_interval(scores)
+    assert mean_interval([0.5, 0.5]) == (0.5, 0.5)
+    assert all(math.isnan(v) for v in mean_interval([]))

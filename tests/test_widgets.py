@@ -65,6 +65,7 @@ def test_chunking_metrics_measure_retrieval_of_a_configuration():
     m = chunking_metrics(DOCS, QUESTIONS, RELEVANT, ChunkingConfig("markdown", size=64, overlap=0))
     assert m["chunks"] == 3 and m["recall@1"] == 1.0 and m["MRR@10"] == 1.0
     assert {"recall@5", "recall@10", "nDCG@10", "ms/query", "mean tokens"} <= set(m)
+    assert m["n"] == 2 and m["MRR@10 low"] == m["MRR@10 high"] == 1.0  # every question perfect: no spread
     with pytest.raises(ValueError, match="2 questions but 1 sets"):
         chunking_metrics(DOCS, QUESTIONS, RELEVANT[:1], ChunkingConfig())
 
