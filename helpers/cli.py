@@ -106,9 +106,10 @@ def _draft(args: argparse.Namespace) -> int:
 
 def _print_summary(summary: dict) -> None:
     from helpers.report import METRIC_LABELS
+    from helpers.uncertainty import Rate
 
     for name, metrics in summary["systems"].items():
-        rates = "; ".join(f"{METRIC_LABELS[m]} {v['value']:.0%} ({v['k']}/{v['n']}, 95% CI {v['low']:.0%}-{v['high']:.0%})"
+        rates = "; ".join(f"{METRIC_LABELS[m]} {Rate(v['k'], v['n'], v['low'], v['high'])}"
                           for m, v in metrics.items() if isinstance(v, dict))
         print(f"{name}: {rates or 'not scored yet'}")
     for sentence in summary.get("recommendation", []):

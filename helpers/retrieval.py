@@ -392,7 +392,8 @@ def evaluate_retrievers(
     ks: Sequence[int] = (1, 5, 10),
 ) -> pd.DataFrame:
     """Document-level recall@k, MRR@10 and nDCG@10 per retriever (a document counts once however
-    many of its chunks are hit), plus ``ms/query``, the mean search latency."""
+    many of its chunks are hit), plus ``ms/query``, the mean search latency. ``table.attrs["rankings"]``
+    keeps each retriever's document rankings, for per-question scores without searching again."""
     runs, latency = {}, {}
     for name, retriever in retrievers.items():
         t0 = time.perf_counter()
@@ -400,6 +401,7 @@ def evaluate_retrievers(
         latency[name] = 1000 * (time.perf_counter() - t0) / max(len(queries), 1)
     table = retrieval_report(runs, list(relevant), ks=ks)
     table["ms/query"] = [latency[n] for n in table.index]
+    table.attrs["rankings"] = runs
     return table
 
 
@@ -413,9 +415,10 @@ def chunking_metrics(docs: Any, questions: Sequence[str], relevant: Sequence[Seq
     from helpers.uncertainty import mean_interval
 
     retriever = build_retriever(docs, method=method, chunking=config, embedder=embedder, cache=True)
-    row = evaluate_retrievers({"this": retriever}, questions, relevant).loc["this"]
+    table = evaluate_retrievers({"this": retriever}, questions, relevant)
+    row = table.loc["this"]
     sizes = [len(c.text.split()) for c in retriever.chunks.values()]
-    scores = retrieval_per_query(retriever, questions, relevant)
+    scores = per_query_scores(table.attrs["rankings"]["this"], [set(r) for r in relevant])
     intervals = {f"{m} {side}": v for m in ("recall@5", "MRR@10") for side, v in zip(("low", "high"),
                                                                                        mean_interval(scores[m]))}
     return {**{k: float(v) for k, v in row.items()}, **intervals, "n": float(len(questions)),

@@ -34,7 +34,7 @@ from helpers.documents import Document
 from helpers.evaluation import contains_match, mrr_at_k
 from helpers.question_sets import UNANSWERABLE, InputError, graded, load_question_file, read_documents
 from helpers.report import METRICS, normalize_results
-from helpers.uncertainty import rate
+from helpers.uncertainty import mean_interval, rate
 from helpers.uncertainty import verdict as verdict_of
 
 #: The systems ``compare`` runs unless told otherwise (the closed-book ``lora`` needs an adapter trained on
@@ -64,45 +64,43 @@ class Comparison:
     systems: dict[str, Any] = field(default_factory=dict)
 
 
+def _rate_dict(r: Any) -> dict[str, float]:
+    """A rate (:class:`helpers.uncertainty.Rate`, or a row of :func:`helpers.comparison.intervals`) as the
+    plain dict of ``summary.json``: ``k``, ``n``, ``value``, ``low``, ``high``."""
+    values = r if isinstance(r, pd.Series) else {"k": r.k, "n": r.n, "value": r.value, "low": r.low, "high": r.high}
+    return {"k": int(values["k"]), "n": int(values["n"]), **{key: float(values[key]) for key in ("value", "low", "high")}}
+
+
 def retrieval_metrics(retriever: Any, questions: Sequence[Question], k: int) -> dict[str, Any] | None:
     """Retrieval on its own. Document level, over the questions that name a ``source``: ``hit@1``,
     ``hit@k``, ``hit@10`` (a source document among the first k results) and ``MRR@10`` (mean, seeded 95%
     bootstrap interval). Chunk level, over the answerable questions with a gold answer: ``answer in top-k``
     (the gold answer or an alias appears in one of the k chunks the RAG systems read). Rates carry 95%
     Wilson intervals; ``None`` if no question names a source or has an answer."""
-    from scipy import stats
-
     with_source = [q for q in questions if q.doc_ids]
     with_answer = [q for q in questions if q.answerable and q.answer]
     if not with_source and not with_answer:
         return None
     out: dict[str, Any] = {"n": len(with_source), "k": k}
     if with_answer:
-        r = rate([any(contains_match(h.text, q.gold()) for h in retriever.search(q.question, k=k)) for q in with_answer])
-        out[f"answer in top-{k}"] = {"k": r.k, "n": r.n, "value": r.value, "low": r.low, "high": r.high}
+        found = [any(contains_match(h.text, q.gold()) for h in hits)
+                 for q, hits in zip(with_answer, retriever.search_many([q.question for q in with_answer], k=k))]
+        out[f"answer in top-{k}"] = _rate_dict(rate(found))
     if not with_source:
         return out
-    ranked = []
-    for q in with_source:
-        ids = list(dict.fromkeys(h.doc_id for h in retriever.search(q.question, k=max(30, k))))
-        ranked.append(ids[:10])
+    ranked = retriever.search_documents_many([q.question for q in with_source], 10)
     for cut in sorted({1, k, 10}):
-        r = rate([bool(set(ids[:cut]) & set(q.doc_ids)) for ids, q in zip(ranked, with_source)])
-        out[f"hit@{cut}"] = {"k": r.k, "n": r.n, "value": r.value, "low": r.low, "high": r.high}
-    rr = np.array([mrr_at_k(ids, q.doc_ids, 10) for ids, q in zip(ranked, with_source)])
-    if len(rr) > 1 and rr.std() > 0:
-        boot = stats.bootstrap((rr,), np.mean, confidence_level=0.95, n_resamples=2000,
-                               rng=np.random.default_rng(get_settings().seed))
-        low, high = float(boot.confidence_interval.low), float(boot.confidence_interval.high)
-    else:
-        low = high = float(rr.mean())
-    out["MRR@10"] = {"n": len(rr), "value": float(rr.mean()), "low": low, "high": high}
+        out[f"hit@{cut}"] = _rate_dict(rate([bool(set(ids[:cut]) & set(q.doc_ids))
+                                             for ids, q in zip(ranked, with_source)]))
+    rr = [mrr_at_k(ids, q.doc_ids, 10) for ids, q in zip(ranked, with_source)]
+    low, high = mean_interval(rr, seed=get_settings().seed)
+    out["MRR@10"] = {"n": len(rr), "value": float(np.mean(rr)), "low": low, "high": high}
     out["ranked"] = {q.id: ids for q, ids in zip(with_source, ranked)}
     return out
 
 
-def _results_rows(questions: Sequence[Question], scores: pd.DataFrame, answers: Mapping[str, Sequence[Any]],
-                  docs: Mapping[str, Document]) -> pd.DataFrame:
+def _results_rows(questions: Sequence[Question], scores: pd.DataFrame,
+                  answers: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
     """The score table plus what a person needs to judge an answer: sources, retrieved chunks, verdict."""
     by_id = {q.id: q for q in questions}
     rows = []
@@ -202,7 +200,7 @@ def compare_on_documents(
     documents = {doc_id: d.text for doc_id, d in docs.items()}
     scoring = [q if graded(q) else Question(q.id, q.question, "-", (), q.doc_ids, q.type, q.split) for q in questions]
     scores = evaluate_systems(list(built.values()), scoring, answers=answers, documents=documents)
-    results = _results_rows(questions, scores, answers, docs)
+    results = _results_rows(questions, scores, answers)
     retrieval = retrieval_metrics(retriever, questions, k) if retriever is not None else None
     timings["total"] = time.perf_counter() - start
     setup = {"docs": str(docs_dir), "questions_file": str(questions_file), "documents": len(docs),
@@ -215,11 +213,6 @@ def compare_on_documents(
 
 
 # --------------------------------------------------------------------------- summarizing (also after review)
-def _rate_dict(row: pd.Series) -> dict[str, float]:
-    return {"k": int(row["k"]), "n": int(row["n"]), "value": float(row["value"]), "low": float(row["low"]),
-            "high": float(row["high"])}
-
-
 def summarize_results(results: pd.DataFrame, *, retrieval: Mapping[str, Any] | None = None,
                       setup: Mapping[str, Any] | None = None, detect: float = 0.10) -> dict[str, Any]:
     """Per-system rates with n and 95% intervals (:data:`METRICS`, over the graded questions), the paired
@@ -234,19 +227,19 @@ def summarize_results(results: pd.DataFrame, *, retrieval: Mapping[str, Any] | N
     out: dict[str, Any] = {"setup": dict(setup or {}), "systems": {}, "paired": [], "retrieval": None}
     per_system: dict[str, dict[str, Any]] = {s: {} for s in systems}
     if len(gradeable):
+        def counted(metric: str) -> pd.DataFrame:  # citations are checked only where a source was named
+            return gradeable[gradeable["source"] != ""] if metric == "correct source cited" else gradeable
+
         for metric in METRICS:
-            rows = gradeable[gradeable["source"] != ""] if metric == "correct source cited" else gradeable
+            rows = counted(metric)
             if rows.empty or (metric == "JSON valid" and ("json_valid" not in rows or rows["json_valid"].isna().all())):
                 continue
-            if metric == "JSON valid":
-                rows = rows.assign(json_valid=rows["json_valid"].map(lambda v: bool(v) if isinstance(v, bool) else v))
             for (system, name), row in intervals(rows, [metric]).iterrows():
                 per_system[system][name] = _rate_dict(row)
         for a, b, metric in PAIRS:
             if not (metric in per_system.get(a, {}) and metric in per_system.get(b, {})):
                 continue
-            rows = gradeable[gradeable["source"] != ""] if metric == "correct source cited" else gradeable
-            test = paired(rows, a, b, metric)
+            test = paired(counted(metric), a, b, metric)
             what = "Accuracy" if metric == "accuracy" else "Answers citing a correct source"
             out["paired"].append({"a": a, "b": b, "metric": metric, "n": test.n,
                                   "a_rate": test.a.value, "b_rate": test.b.value,
@@ -263,7 +256,7 @@ def summarize_results(results: pd.DataFrame, *, retrieval: Mapping[str, Any] | N
                      "person": int((table["graded_by"] == "person").sum()),
                      "not yet": int(table["correct"].isna().sum())}
     if retrieval is not None:
-        out["retrieval"] = {key: value for key, value in retrieval.items()}
+        out["retrieval"] = dict(retrieval)
     out["recommendation"] = recommend(out)
     return out
 

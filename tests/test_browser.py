@@ -20,7 +20,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,6 +63,25 @@ def _write_notebook(path: Path) -> None:
     nb.cells = [nbformat.v4.new_code_cell(src) for src in NOTEBOOK_CELLS]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
+
+
+@contextmanager
+def chromium_page(shot: Path, viewport: dict[str, int]) -> Iterator[Any]:
+    """A page in headless Chromium (closed afterwards); if the block fails, the page is saved as
+    ``<shot>_failure.png`` beside ``shot`` to see what went wrong."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport=viewport)
+            try:
+                yield page
+            except Exception:
+                page.screenshot(path=str(shot.with_name(f"{shot.stem}_failure.png")))
+                raise
+        finally:
+            browser.close()
 
 
 @pytest.fixture
@@ -112,63 +134,52 @@ def test_ask_panel_renders_and_reacts_in_a_real_browser(jupyterlab):
 
     base, token = jupyterlab
     shot = get_settings().results_dir / "screenshots" / "ask_panel.png"
-    shot.parent.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.goto(f"{base}/lab/tree/ask_panel.ipynb?token={token}")
-            page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-            # Run all once the kernel is up. JupyterLab sometimes loses the first click while the page
-            # settles, or asks to (re)select the kernel: answer the dialog and run all again.
-            panel = page.locator(".wb-ask-panel")
-            for attempt in range(3):
-                select = page.locator(".jp-Dialog").get_by_role("button", name="Select", exact=True)
-                if select.count():
-                    select.click()
-                page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
-                page.get_by_role("menuitem", name="Run", exact=True).click()
-                page.get_by_text("Run All Cells", exact=True).click()
-                try:
-                    page.wait_for_function(STARTED, timeout=20_000)  # the click took
-                    page.wait_for_function(SETTLED, timeout=240_000)  # loads the embedder and the LLM first
-                except sync_api.TimeoutError:
-                    if attempt == 2:
-                        raise
-                    continue
-                if panel.count():
-                    break
-            panel.wait_for(state="visible", timeout=10_000)
-            assert panel.locator("select").count() == 1, "the retrieval-method dropdown is missing"
-            assert panel.locator(".widget-slider").count() == 1, "the top-k slider is missing"
+    with chromium_page(shot, {"width": 1280, "height": 1000}) as page:
+        page.goto(f"{base}/lab/tree/ask_panel.ipynb?token={token}")
+        page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+        # Run all once the kernel is up. JupyterLab sometimes loses the first click while the page
+        # settles, or asks to (re)select the kernel: answer the dialog and run all again.
+        panel = page.locator(".wb-ask-panel")
+        for attempt in range(3):
+            select = page.locator(".jp-Dialog").get_by_role("button", name="Select", exact=True)
+            if select.count():
+                select.click()
+            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_text("Run All Cells", exact=True).click()
+            try:
+                page.wait_for_function(STARTED, timeout=20_000)  # the click took
+                page.wait_for_function(SETTLED, timeout=240_000)  # loads the embedder and the LLM first
+            except sync_api.TimeoutError:
+                if attempt == 2:
+                    raise
+                continue
+            if panel.count():
+                break
+        panel.wait_for(state="visible", timeout=10_000)
+        assert panel.locator("select").count() == 1, "the retrieval-method dropdown is missing"
+        assert panel.locator(".widget-slider").count() == 1, "the top-k slider is missing"
 
-            ask = panel.get_by_role("button", name="Ask")
-            panel.locator("select").select_option("bm25")
-            panel.locator("input[type=text]").fill(QUESTIONS[0])
-            ask.click()
-            panel.locator(".wb-answer").wait_for(state="visible", timeout=120_000)
-            rows = panel.locator("table.wb-sources tr")
-            assert rows.count() == 1 + 3, "expected a header and the top-3 sources"
-            assert "bm25, top-3" in panel.locator(".wb-meta").inner_text()
-            assert "policy-returns" in panel.locator("table.wb-sources").inner_text()
+        ask = panel.get_by_role("button", name="Ask")
+        panel.locator("select").select_option("bm25")
+        panel.locator("input[type=text]").fill(QUESTIONS[0])
+        ask.click()
+        panel.locator(".wb-answer").wait_for(state="visible", timeout=120_000)
+        rows = panel.locator("table.wb-sources tr")
+        assert rows.count() == 1 + 3, "expected a header and the top-3 sources"
+        assert "bm25, top-3" in panel.locator(".wb-meta").inner_text()
+        assert "policy-returns" in panel.locator("table.wb-sources").inner_text()
 
-            # react to input: another method, another question
-            panel.locator("select").select_option("hybrid")
-            panel.locator("input[type=text]").fill(QUESTIONS[1])
-            ask.click()
-            meta = panel.locator(".wb-meta", has_text="hybrid, top-3")
-            meta.wait_for(timeout=120_000)
-            assert "product-canopy-node-cn4" in panel.locator("table.wb-sources").inner_text()
-            assert "answer traced to" in meta.inner_text() or "not found in any" in meta.inner_text()
-            page.wait_for_timeout(300)
-            panel.screenshot(path=str(shot))
-        except Exception:
-            if browser.contexts and browser.contexts[0].pages:
-                failure = shot.with_name("ask_panel_failure.png")  # to see what went wrong
-                browser.contexts[0].pages[0].screenshot(path=str(failure))
-            raise
-        finally:
-            browser.close()
+        # react to input: another method, another question
+        panel.locator("select").select_option("hybrid")
+        panel.locator("input[type=text]").fill(QUESTIONS[1])
+        ask.click()
+        meta = panel.locator(".wb-meta", has_text="hybrid, top-3")
+        meta.wait_for(timeout=120_000)
+        assert "product-canopy-node-cn4" in panel.locator("table.wb-sources").inner_text()
+        assert "answer traced to" in meta.inner_text() or "not found in any" in meta.inner_text()
+        page.wait_for_timeout(300)
+        panel.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000, "the screenshot is suspiciously small"
 
 
@@ -176,7 +187,7 @@ def test_ask_panel_renders_and_reacts_in_a_real_browser(jupyterlab):
 def test_compare_report_opens_in_a_real_browser(tmp_path, monkeypatch):
     """`llm-workbook compare` on four of the shipped example's questions; the report renders offline in
     Chromium (figure decoded, every question's block present and expandable); screenshot for README."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     import pandas as pd
 
     from helpers.cli import main
@@ -191,21 +202,15 @@ def test_compare_report_opens_in_a_real_browser(tmp_path, monkeypatch):
     assert main(["compare", "--docs", str(example / "docs"), "--questions", str(tmp_path / "questions.csv"),
                  "--out", str(out)]) == 0
     shot = get_settings().results_dir / "screenshots" / "compare_report.png"
-    shot.parent.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 1400})
-            requests = []
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto((out / "report.html").as_uri())
-            assert page.evaluate("() => document.querySelector('img').naturalWidth") > 300, "figure did not decode"
-            blocks = page.locator("details")
-            assert blocks.count() == len(questions)
-            blocks.first.locator("summary").click()
-            assert blocks.first.locator("table tr").count() == 1 + 3, "a header and one row per system"
-            assert not [u for u in requests if not u.startswith(("file:", "data:"))], "the report fetched something"
-            page.screenshot(path=str(shot), full_page=True)
-        finally:
-            browser.close()
+    with chromium_page(shot, {"width": 1100, "height": 1400}) as page:
+        requests = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto((out / "report.html").as_uri())
+        assert page.evaluate("() => document.querySelector('img').naturalWidth") > 300, "figure did not decode"
+        blocks = page.locator("details")
+        assert blocks.count() == len(questions)
+        blocks.first.locator("summary").click()
+        assert blocks.first.locator("table tr").count() == 1 + 3, "a header and one row per system"
+        assert not [u for u in requests if not u.startswith(("file:", "data:"))], "the report fetched something"
+        page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000, "the screenshot is suspiciously small"
