@@ -6,20 +6,24 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: help setup test lint unit notebooks run lab benchmark benchmark-retrieval benchmark-compare defaults adapters readme chart clean-cache
+.PHONY: help setup test lint unit notebooks run lab benchmark benchmark-retrieval benchmark-compare benchmark-workbook benchmark-dtype prewarm defaults adapters readme chart clean-cache clean-generations
 
 help:
 	@echo "make setup      install torch (CPU build without a GPU), the workbook and the offline models"
 	@echo "make test       ruff + pytest tests/ + pytest --nbval-lax notebooks/ (the CI command)"
 	@echo "make run        execute every notebook top to bottom into results/notebooks/ (INPLACE=1: update them)"
 	@echo "make lab        start JupyterLab in notebooks/"
-	@echo "make benchmark  tokens/s, unbatched vs batched generation"
+	@echo "make benchmark  tokens/s of the RAG workload: generate() vs a plain model.generate loop, fp32 and bf16"
 	@echo "make benchmark-retrieval  pipeline overhead and FAISS flat/HNSW/IVF latency vs N"
 	@echo "make benchmark-compare    llm-workbook compare on the shipped example (data/your_data/), timed"
+	@echo "make benchmark-workbook   every notebook timed, cold (empty caches) and warm (COLD=1: cold only)"
+	@echo "make benchmark-dtype      fp32 vs bf16 generation on dev: paired accuracy and speed per system"
+	@echo "make prewarm    the evening before a training day: run the workbook once to fill every cache"
 	@echo "make defaults   re-choose and check the retrieval defaults and task A's abstain share (dev only)"
 	@echo "make adapters   retrain the shipped reader adapter (adapters/reader/, ~35 min on 2 CPU cores) and its manifest"
 	@echo "make readme     write the last run's claim verdicts into README.md"
 	@echo "make chart      draw the decision chart from the last run's verdicts (docs/images/decision_chart.png)"
+	@echo "make clean-cache / clean-generations  drop every cache / only the stored generations"
 
 setup:
 	$(PYTHON) scripts/setup_env.py
@@ -50,6 +54,15 @@ benchmark-retrieval:
 benchmark-compare:
 	$(PYTHON) benchmarks/compare_time.py
 
+benchmark-workbook:
+	$(PYTHON) benchmarks/workbook_time.py --cold $(if $(COLD),,--then-warm)
+
+benchmark-dtype:
+	$(PYTHON) benchmarks/dtype_on_dev.py
+
+prewarm:
+	$(PYTHON) benchmarks/workbook_time.py
+
 defaults:
 	$(PYTHON) benchmarks/retrieval_defaults.py
 	$(PYTHON) benchmarks/choose_abstain_share.py
@@ -66,3 +79,6 @@ chart:
 
 clean-cache:
 	rm -rf .cache
+
+clean-generations:
+	rm -rf .cache/generations

@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from helpers.generation_cache import cache_report
     from helpers.your_data import compare_on_documents, write_outputs
 
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
@@ -67,6 +68,7 @@ def _compare(args: argparse.Namespace) -> int:
     _print_summary(run.summary)
     print(f"\nWrote {paths['report']} (open it in a browser), {paths['results'].name} and {paths['summary'].name} "
           f"in {run.summary['setup']['seconds']['total']:.0f} s.")
+    print(cache_report())
     return 0
 
 

@@ -3,19 +3,22 @@
 ``generate(llm, prompts)`` is the one way the notebooks talk to a language model: prompts (strings,
 sent as the user turn, or chat messages) go through the model's chat template, are sorted by length
 and generated in left-padded batches; decoding is greedy by default, so the same prompt gives the
-same answer every time; every result carries its token counts and time.
+same answer every time; every result carries its token counts and time. Greedy batches are remembered
+on disk (:mod:`helpers.generation_cache`), so a batch already generated with the same model, texts and
+settings is returned from the cache instead of being generated again.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Literal
 
 from tqdm.auto import tqdm
 
 from helpers.config import get_settings
+from helpers.generation_cache import COUNTS, batch_key, cache_enabled, call_context, load_batch, save_batch
 
 if TYPE_CHECKING:
     from helpers.models import LLM
@@ -29,7 +32,8 @@ class Generation:
     """One model answer with what it cost: ``text`` (special tokens removed, cut at the first stop string),
     ``prompt_tokens`` (no padding), ``completion_tokens`` (with the end token), ``seconds`` (batch wall
     time / batch size), ``batch_seconds`` (what a single user waits), ``prompt`` (the exact text the model
-    saw) and ``finish_reason`` (``"stop"``: end token or stop string; ``"length"``: hit max_new_tokens)."""
+    saw), ``finish_reason`` (``"stop"``: end token or stop string; ``"length"``: hit max_new_tokens) and
+    ``cached`` (returned from the generation cache; the seconds are those measured when it was generated)."""
 
     text: str
     prompt_tokens: int
@@ -38,6 +42,7 @@ class Generation:
     batch_seconds: float
     prompt: str
     finish_reason: Literal["stop", "length"]
+    cached: bool = False
 
 
 def to_messages(prompt: Prompt, system: str | None = None) -> list[Message]:
@@ -98,6 +103,7 @@ def generate(
     stop: Sequence[str] | None = None,
     progress: bool | None = None,
     desc: str = "Generating",
+    cache: bool | None = None,
 ) -> list[Generation]:
     """Generate completions for one or many prompts, batched: one :class:`Generation` per prompt, in
     input order (a single prompt counts as a list of one).
@@ -111,6 +117,9 @@ def generate(
             the configured seed, so sampled runs repeat too).
         stop: strings that end the answer; the text is cut before the first one.
         progress: show a progress bar (default: for more than one batch or >= 256 tokens to generate).
+        cache: read and write the generation cache (:mod:`helpers.generation_cache`; greedy decoding
+            only); default: on unless ``WORKBOOK_GENERATION_CACHE=0``. Pass ``False`` to time the model.
+            The progress bar shows how many answers came from the cache.
     """
     import torch
     from transformers import GenerationConfig
@@ -142,20 +151,44 @@ def generate(
     results: list[Generation | None] = [None] * len(texts)
     torch.manual_seed(settings.seed if seed is None else seed)
     show = progress if progress is not None else len(texts) > batch_size or len(texts) * max_new_tokens >= 256
+    use_cache = cache_enabled() if cache is None else cache
+    context = None if sampling or not use_cache else call_context(llm, {
+        "max_new_tokens": max_new_tokens, "end_ids": end_ids, "pad_id": tok.pad_token_id,
+        "stop": list(stop or ()), "special_tokens": not chat, "dtype": str(llm.dtype)})
+    reused = 0
     with torch.inference_mode(), tqdm(total=len(texts), desc=desc, disable=not show) as bar:
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            enc = tok([texts[i] for i in idx], return_tensors="pt", padding=True,
-                      add_special_tokens=not chat).to(llm.device)
-            t0 = time.perf_counter()
-            out = llm.model.generate(**enc, generation_config=config, tokenizer=tok)
-            elapsed = time.perf_counter() - t0
-            new_tokens = out[:, enc["input_ids"].shape[1]:].tolist()
-            for row, i in enumerate(idx):
-                results[i] = _finish(new_tokens[row], tok, end_ids, stop, texts[i],
-                                     int(enc["attention_mask"][row].sum()), elapsed, len(idx))
+            key = batch_key(context, [texts[i] for i in idx]) if context else None
+            stored = load_batch(key) if key else None
+            if stored is not None and len(stored) == len(idx):
+                for row, i in enumerate(idx):
+                    results[i] = Generation(**{**stored[row], "cached": True})
+                reused += len(idx)
+                bar.set_postfix_str(f"{reused} from cache", refresh=False)
+            else:
+                for row, gen in zip(idx, _generate_batch(llm, [texts[i] for i in idx], config, end_ids, stop, chat)):
+                    results[row] = gen
+                if key:
+                    save_batch(key, [asdict(results[i]) for i in idx])  # type: ignore[arg-type]
             bar.update(len(idx))
+    if context:
+        COUNTS.hits += reused
+        COUNTS.misses += len(texts) - reused
     return results  # type: ignore[return-value]
+
+
+def _generate_batch(llm: LLM, texts: list[str], config, end_ids: list[int], stop: Sequence[str] | None,
+                    chat: bool) -> list[Generation]:
+    """One left-padded batch through ``model.generate``; the batch's wall time is shared by its prompts."""
+    tok = llm.tokenizer
+    enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=not chat).to(llm.device)
+    t0 = time.perf_counter()
+    out = llm.model.generate(**enc, generation_config=config, tokenizer=tok)
+    elapsed = time.perf_counter() - t0
+    new_tokens = out[:, enc["input_ids"].shape[1]:].tolist()
+    return [_finish(new_tokens[row], tok, end_ids, stop, text, int(enc["attention_mask"][row].sum()), elapsed,
+                    len(texts)) for row, text in enumerate(texts)]
 
 
 def _finish(ids: list[int], tok, end_ids: list[int], stop: Sequence[str] | None, prompt: str,

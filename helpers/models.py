@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from helpers.config import get_settings, hub_offline
+from helpers.config import auto_dtype, get_settings, hub_offline
 from helpers.storage import atomic_folder
 
 if TYPE_CHECKING:  # imported lazily at run time: torch/transformers take seconds to import
@@ -137,9 +137,7 @@ def resolve_dtype(device: str, dtype: str | torch.dtype | None = None) -> torch.
         if key not in _DTYPE_NAMES:
             raise ValueError(f"Unknown dtype {dtype!r}; use one of {sorted(set(_DTYPE_NAMES))} or 'auto'.")
         return getattr(torch, _DTYPE_NAMES[key])
-    if device.startswith("cuda"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.float32  # MPS fp16 can overflow in small models; fp32 is the safe default
+    return getattr(torch, _DTYPE_NAMES[auto_dtype(device)])  # MPS fp16 can overflow in small models: fp32 there
 
 
 # --------------------------------------------------------------------------- packaged models
@@ -243,7 +241,8 @@ def load_llm(
     Args:
         name: a packaged model name (default: the profile's), a local folder, or a Hub id.
         device: ``"cuda"``, ``"mps"``, ``"cpu"``; default: the best available.
-        dtype: ``"bf16"``/``"fp16"``/``"fp32"`` or a ``torch.dtype``; default: automatic.
+        dtype: ``"bf16"``/``"fp16"``/``"fp32"`` or a ``torch.dtype``; default: the profile's
+            (``WORKBOOK_DTYPE``), ``"auto"``: fp32 on CPU, bf16 (or fp16) on CUDA.
         cache_dir: where converted packaged weights are cached (default ``<cache>/models``).
         quantize_4bit: load the weights in 4-bit NF4 (bitsandbytes; CUDA only) for QLoRA.
 
@@ -255,7 +254,7 @@ def load_llm(
     settings = get_settings()
     name = name or settings.llm
     device = resolve_device(device)
-    torch_dtype = resolve_dtype(device, dtype)
+    torch_dtype = resolve_dtype(device, dtype or settings.dtype)
     start = time.perf_counter()
     source: Source
     if name in PACKAGED_MODELS:

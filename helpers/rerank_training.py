@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import random
 import time
 from collections.abc import Sequence
@@ -97,7 +98,13 @@ def train_cross_encoder(
     torch.manual_seed(seed)
     random.seed(seed)
     base = base or packaged_model_dir("all-minilm-l6-v2")
-    ce = CrossEncoder(str(base), num_labels=1, max_length=max_length, device="cpu")
+    quiet = logging.getLogger("sentence_transformers.base.model")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # "Converting <absolute local path> to CrossEncoder" is what we intend here
+    try:
+        ce = CrossEncoder(str(base), num_labels=1, max_length=max_length, device="cpu")
+    finally:
+        quiet.setLevel(level)
     model, tok = ce.model, ce.tokenizer
     model.train()
     layers = model.base_model.encoder.layer

@@ -20,14 +20,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run(path: Path, out_dir: Path | None, timeout: int) -> float:
     """Execute one notebook in its own folder; return the seconds it took."""
+    return run_notebook(path, out_dir, timeout)[0]
+
+
+def run_notebook(path: Path, out_dir: Path | None, timeout: int) -> tuple[float, nbformat.NotebookNode]:
+    """Execute one notebook in its own folder and write it to ``out_dir`` (``None``: in place); return the
+    seconds it took and the executed notebook (its cells carry their execution timestamps)."""
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=True,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     elapsed = time.perf_counter() - start
     target = path if out_dir is None else out_dir / path.name
     nbformat.write(nb, target)
-    return elapsed
+    return elapsed, nb
 
 
 def main() -> int:

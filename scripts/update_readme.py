@@ -5,7 +5,9 @@ Notebooks 01, 03 and 05 each end with a verdict table (``helpers.uncertainty.ver
 they save as ``results/NN_verdicts.csv``. This script joins them and replaces the block between
 ``<!-- verdicts:start -->`` and ``<!-- verdicts:end -->`` in README.md, so the README shows what the
 last run measured, not what someone typed; the same for notebook 05's per-system rates
-(``05_intervals.csv``, between ``<!-- systems:start -->`` and ``<!-- systems:end -->``). Run it after ``make run`` (or ``make test``)::
+(``05_intervals.csv``, between ``<!-- systems:start -->`` and ``<!-- systems:end -->``) and the runtime
+table (``results/benchmarks/workbook_time_*.json``, between ``<!-- runtimes:start -->`` and
+``<!-- runtimes:end -->``). Run it after ``make run`` (or ``make test``)::
 
     python scripts/update_readme.py            # rewrite the block
     python scripts/update_readme.py --check    # exit 1 if the README block is out of date
@@ -26,6 +28,7 @@ from helpers.uncertainty import format_verdicts  # noqa: E402
 
 START, END = "<!-- verdicts:start -->", "<!-- verdicts:end -->"
 SYSTEMS_START, SYSTEMS_END = "<!-- systems:start -->", "<!-- systems:end -->"
+TIMES_START, TIMES_END = "<!-- runtimes:start -->", "<!-- runtimes:end -->"
 
 
 def verdict_markdown(results_dir: Path) -> str:
@@ -72,6 +75,35 @@ def systems_markdown(results_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def runtime_markdown(benchmarks_dir: Path) -> str:
+    """Per-notebook seconds of the last cold and warm workbook runs (``benchmarks/workbook_time.py``), with
+    each notebook's slowest cell.
+
+    Raises:
+        FileNotFoundError: neither run has been measured.
+    """
+    import json
+
+    runs = {label: json.loads(path.read_text(encoding="utf-8"))
+            for label in ("cold", "generated", "warm") if (path := benchmarks_dir / f"workbook_time_{label}.json").is_file()}
+    if not runs:
+        raise FileNotFoundError(f"No workbook_time_*.json in {benchmarks_dir}: run benchmarks/workbook_time.py first.")
+    labels = {"cold": "cold (empty caches)", "generated": "every answer generated (other caches warm)",
+              "warm": "warm (caches from an earlier run)"}
+    lines = ["| notebook | " + " | ".join(labels[k] for k in runs) + " | slowest cell (first run listed) |",
+             "|---" * (len(runs) + 2) + "|"]
+    first = next(iter(runs.values()))
+    for i, row in enumerate(first["notebooks"]):
+        times = [f"{run['notebooks'][i]['seconds']:,.0f} s" if i < len(run["notebooks"]) else "–" for run in runs.values()]
+        seconds, cell, line = row["slowest_cells"][0]
+        line = line.replace("|", "\\|")[:70]
+        lines.append(f"| {row['notebook']} | " + " | ".join(times) + f" | {seconds:,.0f} s, cell {cell}: `{line}` |")
+    totals = [f"**{run['total_seconds']:,.0f} s = {run['total_seconds'] / 60:.1f} min**" for run in runs.values()]
+    lines.append("| all | " + " | ".join(totals) + " | |")
+    dates = "; ".join(f"{k}: {run['when'][:10]}, {run['machine'].get('CPU cores', '?')} CPU cores" for k, run in runs.items())
+    return "\n".join(lines) + f"\n\nMeasured by `benchmarks/workbook_time.py` ({dates})."
+
+
 def replace_block(readme: str, table: str, start_marker: str = START, end_marker: str = END) -> str:
     """``readme`` with the text between the two markers replaced by ``table``.
 
@@ -94,6 +126,8 @@ def main() -> int:
     try:
         updated = replace_block(readme, verdict_markdown(args.results))
         updated = replace_block(updated, systems_markdown(args.results), SYSTEMS_START, SYSTEMS_END)
+        if TIMES_START in readme:
+            updated = replace_block(updated, runtime_markdown(args.results / "benchmarks"), TIMES_START, TIMES_END)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

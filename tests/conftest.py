@@ -33,6 +33,13 @@ class ToyEmbedder:
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
 
 
+@pytest.fixture(autouse=True)
+def no_generation_cache(monkeypatch):
+    """Tests generate for real: the generation cache is off unless a test turns it on
+    (``monkeypatch.setenv("WORKBOOK_GENERATION_CACHE", "1")`` with a temporary ``WORKBOOK_CACHE``)."""
+    monkeypatch.setenv("WORKBOOK_GENERATION_CACHE", "0")
+
+
 @pytest.fixture
 def fake_generate(monkeypatch):
     """Replace the model call of the systems and of RAG answering with canned answers.

@@ -48,3 +48,16 @@ def test_notebooks_link_their_terms_to_the_glossary():
         assert glossary, f"{nb_path.name} links no glossary term"
         problems = [p for link in glossary if (p := _check(link, nb_path.parent))]
         assert not problems, (nb_path.name, problems)
+
+
+def test_each_notebook_intro_states_the_time_in_readmes_runtime_table():
+    """README's runtime table is written by `make readme` from benchmarks/workbook_time.py; each notebook's
+    **Time:** line must give the same measured seconds (first column), so the two never disagree."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- runtimes:start -->")[1].split("<!-- runtimes:end -->")[0]
+    rows = re.findall(r"^\| (\d\d_\w+) \| ([\d,]+) s \|", block, flags=re.M)
+    assert len(rows) == len(list((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))), block
+    for name, seconds in rows:
+        intro = "".join(json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8"))["cells"][0]["source"])
+        time_line = next(line for line in intro.splitlines() if line.startswith("**Time:**"))
+        assert f"**Time:** {seconds} s" in time_line, (name, seconds, time_line)

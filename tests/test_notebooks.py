@@ -252,3 +252,12 @@ def test_notebook_code_never_writes_into_data(path):
     found = [f"cell {code[n][0]}: {call[:120]}" for n, call in writes]
     assert not found, (f"{path.name} writes into data/ (the shared inputs; write to results/ or the cache):"
                        "\n  " + "\n  ".join(found))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_code_never_assumes_the_cache_or_results_live_in_the_repository(path):
+    """WORKBOOK_CACHE and WORKBOOK_RESULTS may point anywhere (a cold benchmark run uses a temporary cache),
+    so a path under them is shown relative to them, never to the repository root."""
+    code = [(i, _source(c)) for i, c in enumerate(_cells(path)) if c["cell_type"] == "code"]
+    found = [f"cell {i}" for i, src in code if "relative_to(ROOT)" in src]
+    assert not found, f"{path.name} uses relative_to(ROOT) in {found}"

@@ -49,3 +49,23 @@ def test_system_table_comes_from_notebook_05s_results(tmp_path):
     assert row == "| RAG | 25% (19/76, 17%–36%) | – | – | 10% (1/10, 2%–40%) | 512 |"
     with pytest.raises(FileNotFoundError, match="notebook 05"):
         m.systems_markdown(tmp_path / "nothing")
+
+
+def test_runtime_table_comes_from_the_workbook_benchmark(tmp_path):
+    import json
+
+    m = _module()
+    with pytest.raises(FileNotFoundError, match="workbook_time"):
+        m.runtime_markdown(tmp_path)
+    for label, factor in (("cold", 3.0), ("warm", 1.0)):
+        (tmp_path / f"workbook_time_{label}.json").write_text(json.dumps({
+            "label": label, "total_seconds": 150 * factor, "when": "2026-12-02T05:00:00+00:00",
+            "machine": {"CPU cores": 2},
+            "notebooks": [{"notebook": "00_setup", "seconds": 50 * factor, "slowest_cells": [[20.0, 7, "llm = load_llm()"]]},
+                          {"notebook": "01_prompt_engineering", "seconds": 100 * factor,
+                           "slowest_cells": [[60.0, 32, "rows = evaluate_prompts(...)"]]}]}))
+    table = m.runtime_markdown(tmp_path).splitlines()
+    assert table[0] == "| notebook | cold (empty caches) | warm (caches from an earlier run) | slowest cell (first run listed) |"
+    assert table[2] == "| 00_setup | 150 s | 50 s | 20 s, cell 7: `llm = load_llm()` |"
+    assert table[4] == "| all | **450 s = 7.5 min** | **150 s = 2.5 min** | |"
+    assert "2026-12-02, 2 CPU cores" in table[-1]

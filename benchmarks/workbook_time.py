@@ -1,0 +1,125 @@
+"""How long the workbook takes: every notebook run top to bottom, with its slowest cells and what it
+added to the caches (``make benchmark-workbook``; ``make prewarm`` is the same run, started the evening
+before a training day so that the day starts warm).
+
+Usage::
+
+    python benchmarks/workbook_time.py                    # warm: the caches as they are (make prewarm)
+    python benchmarks/workbook_time.py --cold             # an empty, temporary WORKBOOK_CACHE: a fresh clone
+    python benchmarks/workbook_time.py --cold --then-warm # then again with what the cold run cached
+    python benchmarks/workbook_time.py --cold --inplace   # the cold run's outputs into notebooks/ (committed)
+    python benchmarks/workbook_time.py --no-stored-answers # other caches kept, every answer generated again
+
+Writes ``results/benchmarks/workbook_time_<cold|generated|warm>.json``; ``make readme`` turns the two files into
+README's runtime table. Cached work (converted model, embeddings, re-ranker, adapters, generations) is
+listed per notebook as the files it added under the cache folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT))
+
+from nbclient.exceptions import CellExecutionError  # noqa: E402
+from run_notebooks import run_notebook  # noqa: E402
+
+from helpers.config import get_settings, machine_info  # noqa: E402
+from helpers.generation_cache import clear_generation_cache  # noqa: E402
+
+
+def first_statement(source: str) -> str:
+    """The first line of a cell that says what it does: not blank, not a comment, not an import."""
+    lines = [line for line in source.splitlines() if line.strip() and not line.startswith("#")]
+    return next((line for line in lines if not line.startswith(("import ", "from ", ")", " "))), lines[0] if lines else "")
+
+
+def cell_seconds(nb) -> list[tuple[float, int, str]]:
+    """(seconds, cell index, first line) of every executed code cell, from nbclient's timestamps."""
+    rows = []
+    for i, cell in enumerate(nb.cells):
+        ex = cell.get("metadata", {}).get("execution", {})
+        if cell.cell_type == "code" and "iopub.execute_input" in ex and "shell.execute_reply" in ex:
+            took = (datetime.fromisoformat(ex["shell.execute_reply"].replace("Z", "+00:00"))
+                    - datetime.fromisoformat(ex["iopub.execute_input"].replace("Z", "+00:00"))).total_seconds()
+            first = first_statement(cell.source)
+            rows.append((round(took, 1), i, first[:80]))
+    return rows
+
+
+def cache_files(folder: Path) -> dict[str, int]:
+    """Files under each top-level cache folder (models, embeddings, rerankers, adapters, generations, ...)."""
+    if not folder.is_dir():
+        return {}
+    return {sub.name: sum(1 for p in sub.rglob("*") if p.is_file()) for sub in sorted(folder.iterdir()) if sub.is_dir()}
+
+
+def run_all(paths: list[Path], label: str, out_dir: Path | None, timeout: int) -> dict | None:
+    """Run every notebook once with the current ``WORKBOOK_CACHE``; the record written to
+    ``results/benchmarks/workbook_time_<label>.json`` (``None`` if a notebook failed)."""
+    cache = get_settings().cache_dir
+    print(f"{label} run of {len(paths)} notebooks; cache: {cache}", flush=True)
+    rows = []
+    for path in paths:
+        before = cache_files(cache)
+        try:
+            seconds, nb = run_notebook(path, out_dir, timeout)
+        except CellExecutionError as err:
+            print(f"✗ {path.name} failed:\n{err}", file=sys.stderr)
+            return None
+        after = cache_files(cache)
+        cells = sorted(cell_seconds(nb), reverse=True)
+        added = {k: n - before.get(k, 0) for k, n in after.items() if n != before.get(k, 0)}
+        rows.append({"notebook": path.stem, "seconds": round(seconds, 1), "slowest_cells": cells[:3], "cache_added": added})
+        print(f"✓ {path.stem:<28} {seconds:7.0f} s   slowest cell {cells[0][0]:.0f} s (#{cells[0][1]})   "
+              f"cache files added: {added or 'none'}", flush=True)
+    total = sum(r["seconds"] for r in rows)
+    print(f"{label}: {total:.0f} s = {total / 60:.1f} min", flush=True)
+    result = {"label": label, "total_seconds": round(total, 1), "notebooks": rows,
+              "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine_info(),
+              "python": platform.python_version(), "profile": get_settings().profile.name}
+    if len(paths) == len(list((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))):  # only whole-workbook runs count
+        target = ROOT / "results" / "benchmarks" / f"workbook_time_{label}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+        print(f"wrote {target.relative_to(ROOT)}", flush=True)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/NN_*.ipynb")
+    parser.add_argument("--cold", action="store_true", help="run with an empty, temporary WORKBOOK_CACHE")
+    parser.add_argument("--no-stored-answers", action="store_true",
+                        help="keep the other caches but drop the stored generations: every answer is generated")
+    parser.add_argument("--then-warm", action="store_true", help="afterwards, run again with the caches it filled")
+    parser.add_argument("--inplace", action="store_true", help="write the (first) run's outputs into notebooks/")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    args = parser.parse_args()
+    paths = [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    executed = ROOT / "results" / "notebooks"
+    executed.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="workbook-cold-") as tmp:
+        if args.cold:
+            os.environ["WORKBOOK_CACHE"] = tmp
+        label = "cold" if args.cold else "generated" if args.no_stored_answers else "warm"
+        if args.no_stored_answers:
+            print(f"dropped {clear_generation_cache()} stored generation batches", flush=True)
+        if run_all(paths, label, None if args.inplace else executed, args.timeout) is None:
+            return 1
+        if args.then_warm and label != "warm" and run_all(paths, "warm", executed, args.timeout) is None:
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

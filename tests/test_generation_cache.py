@@ -1,0 +1,123 @@
+"""The generation cache returns exactly what generation returns, and anything that could change the
+output (model weights, adapter, prompt, decoding settings) misses."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+
+import pytest
+import torch
+
+from helpers.generation import generate
+from helpers.generation_cache import (
+    COUNTS,
+    batch_key,
+    cache_enabled,
+    cache_report,
+    clear_generation_cache,
+    load_batch,
+    model_fingerprint,
+    save_batch,
+)
+
+QUESTIONS = ["What is the capital of France?", "Name three primary colors.", "What is 2+2?"]
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """The cache on, in a fresh folder, with the counts reset."""
+    monkeypatch.setenv("WORKBOOK_GENERATION_CACHE", "1")
+    monkeypatch.setenv("WORKBOOK_CACHE", str(tmp_path))
+    COUNTS.reset()
+    yield tmp_path / "generations"
+    COUNTS.reset()
+
+
+def fields(gens, *, timing: bool = True):
+    """The Generation fields to compare (without ``cached``; without the timings when ``timing`` is False)."""
+    drop = {"cached"} | (set() if timing else {"seconds", "batch_seconds"})
+    return [{k: v for k, v in asdict(g).items() if k not in drop} for g in gens]
+
+
+def test_the_cache_is_off_in_tests_unless_turned_on(monkeypatch):
+    assert not cache_enabled()
+    monkeypatch.setenv("WORKBOOK_GENERATION_CACHE", "on")
+    assert cache_enabled()
+
+
+def test_store_and_load_round_trip(cache):
+    assert load_batch("ab" * 32) is None
+    save_batch("ab" * 32, [{"text": "x"}])
+    assert load_batch("ab" * 32) == [{"text": "x"}]
+    (cache / "ab" / f"{'ab' * 32}.json").write_text("{not json")
+    assert load_batch("ab" * 32) is None  # a damaged entry is a miss, not an error
+    assert clear_generation_cache() == 1 and not cache.exists()
+
+
+def test_key_depends_on_every_text_and_its_order():
+    context = {"model": "m", "decoding": {"max_new_tokens": 8}}
+    key = batch_key(context, ["a", "b"])
+    assert key == batch_key(dict(context), ["a", "b"])
+    assert len({key, batch_key(context, ["b", "a"]), batch_key(context, ["a", "c"]), batch_key(context, ["a"]),
+                batch_key({**context, "decoding": {"max_new_tokens": 9}}, ["a", "b"])}) == 5
+
+
+@pytest.mark.slow
+def test_a_hit_returns_exactly_what_generation_returns(llm, cache, monkeypatch):
+    first = generate(llm, QUESTIONS, max_new_tokens=12, batch_size=2)
+    assert (COUNTS.hits, COUNTS.misses) == (0, 3) and not any(g.cached for g in first)
+    again = generate(llm, QUESTIONS, max_new_tokens=12, batch_size=2)
+    assert (COUNTS.hits, COUNTS.misses) == (3, 3) and all(g.cached for g in again)
+    assert fields(again) == fields(first)  # the stored seconds too: they say what generating it cost
+    assert "3 of 6 answers reused, 3 generated" in cache_report()
+    fresh = generate(llm, QUESTIONS, max_new_tokens=12, batch_size=2, cache=False)
+    assert fields(fresh, timing=False) == fields(first, timing=False)  # what the model gives without the cache
+    assert not any(g.cached for g in fresh) and (COUNTS.hits, COUNTS.misses) == (3, 3)  # cache=False: not counted
+    monkeypatch.setenv("WORKBOOK_GENERATION_CACHE", "0")
+    assert not any(g.cached for g in generate(llm, QUESTIONS[:1], max_new_tokens=12))
+    assert "off" in cache_report()
+
+
+@pytest.mark.slow
+def test_any_change_of_prompt_settings_or_weights_misses(llm, cache):
+    generate(llm, QUESTIONS[:2], max_new_tokens=8)
+    misses = COUNTS.misses
+    for kwargs in ({"max_new_tokens": 9}, {"stop": ["."]}, {"system": "Be brief."}, {"chat": False}):
+        generate(llm, QUESTIONS[:2], **{"max_new_tokens": 8, **kwargs})
+        assert COUNTS.misses == misses + 2, kwargs
+        misses = COUNTS.misses
+    generate(llm, [QUESTIONS[0], QUESTIONS[1] + " "], max_new_tokens=8)  # one character of one prompt
+    assert COUNTS.misses == misses + 2
+    sampled = generate(llm, QUESTIONS[:2], max_new_tokens=8, temperature=0.8)
+    assert COUNTS.misses == misses + 2 and not any(g.cached for g in sampled)  # sampling is never cached
+
+    before = model_fingerprint(llm)
+    weight = llm.model.get_output_embeddings().weight
+    with torch.no_grad():
+        weight[0, 0] += 1.0  # one weight of the model, changed in place
+    try:
+        assert model_fingerprint(llm) != before
+        hits = COUNTS.hits
+        generate(llm, QUESTIONS[:2], max_new_tokens=8)
+        assert COUNTS.hits == hits
+    finally:
+        with torch.no_grad():
+            weight[0, 0] -= 1.0
+    assert model_fingerprint(llm) == before
+
+
+@pytest.mark.slow
+def test_an_adapter_changes_the_fingerprint(cache):
+    from peft import LoraConfig, get_peft_model
+
+    from helpers.models import load_llm
+
+    base = load_llm()
+    plain = model_fingerprint(base)
+    tuned = replace(base, model=get_peft_model(base.model, LoraConfig(r=2, target_modules=["q_proj"])))
+    with_adapter = model_fingerprint(tuned)
+    assert with_adapter != plain  # even before training: B = 0 gives the same outputs, but it is another model
+    lora_b = next(p for n, p in tuned.model.named_parameters() if "lora_B" in n)
+    with torch.no_grad():
+        lora_b.add_(0.01)  # what a training step does
+    assert model_fingerprint(tuned) not in {plain, with_adapter}
