@@ -111,7 +111,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="workbook-cold-") as tmp:
         if args.cold:
             os.environ["WORKBOOK_CACHE"] = tmp
-        label = "cold" if args.cold else "generated" if args.no_stored_answers else "warm"
+        empty = not any(cache_files(get_settings().cache_dir).values())  # e.g. make prewarm in a fresh clone
+        label = "cold" if args.cold or empty else "generated" if args.no_stored_answers else "warm"
         if args.no_stored_answers:
             print(f"dropped {clear_generation_cache()} stored generation batches", flush=True)
         if run_all(paths, label, None if args.inplace else executed, args.timeout) is None:
