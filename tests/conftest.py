@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
+import sys
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # must be set before huggingface_hub is imported
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+
+def load_script(path: Path):
+    """Import a script of ``scripts/`` or ``benchmarks/`` by its path, as a module named after the file
+    (registered in ``sys.modules`` while it executes: dataclasses look their module up then). Import it
+    with ``from conftest import load_script``."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(spec.name, None)
+    return module
 
 
 class ToyEmbedder:

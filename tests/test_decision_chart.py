@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import load_script
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "decision_chart.py"
 
 
 @pytest.fixture(scope="module")
 def chart():
-    spec = importlib.util.spec_from_file_location("decision_chart", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while it is being executed
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.modules.pop(spec.name, None)
+    return load_script(SCRIPT)
 
 
 def _write(folder: Path, notebook: str, rows: list[tuple]) -> None:

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 from helpers.uncertainty import paired_test, verdict_table
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "update_readme.py"
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location("update_readme", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_verdict_table_goes_between_the_markers(tmp_path):
-    m = _module()
+    m = load_script(SCRIPT)
     verdict_table({"C3  RAG vs closed-book": paired_test([True] * 20, [False] * 20)}).reset_index().to_csv(
         tmp_path / "03_verdicts.csv", index=False)
     verdict_table({"C2  few-shot vs instruction": paired_test([True, False] * 5, [False, True] * 5)}).reset_index().to_csv(
@@ -40,7 +34,7 @@ def test_verdict_table_goes_between_the_markers(tmp_path):
 def test_system_table_comes_from_notebook_05s_results(tmp_path):
     import pandas as pd
 
-    m = _module()
+    m = load_script(SCRIPT)
     pd.DataFrame([{"system": "RAG", "metric": "accuracy", "value": 0.25, "k": 19, "n": 76, "low": 0.17, "high": 0.36},
                   {"system": "RAG", "metric": "abstention_ok", "value": 0.1, "k": 1, "n": 10, "low": 0.02, "high": 0.4}]
                  ).to_csv(tmp_path / "05_intervals.csv", index=False)
@@ -54,7 +48,7 @@ def test_system_table_comes_from_notebook_05s_results(tmp_path):
 def test_runtime_table_comes_from_the_workbook_benchmark(tmp_path):
     import json
 
-    m = _module()
+    m = load_script(SCRIPT)
     with pytest.raises(FileNotFoundError, match="workbook_time"):
         m.runtime_markdown(tmp_path)
     for label, factor in (("cold", 3.0), ("warm", 1.0)):

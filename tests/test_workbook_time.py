@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import nbformat
+from conftest import load_script
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "workbook_time.py"
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location("workbook_time", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_cell_seconds_reads_the_execution_timestamps():
-    m = _module()
+    m = load_script(SCRIPT)
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("# title"),
         nbformat.v4.new_code_cell("# a comment\nx = slow()\n", metadata={"execution": {
@@ -29,7 +23,7 @@ def test_cell_seconds_reads_the_execution_timestamps():
 
 
 def test_cache_files_counts_each_cache_folder(tmp_path):
-    m = _module()
+    m = load_script(SCRIPT)
     assert m.cache_files(tmp_path / "missing") == {}
     (tmp_path / "generations" / "ab").mkdir(parents=True)
     for name in ("1.json", "2.json"):

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 from helpers.evaluation import normalize
 
@@ -75,9 +75,7 @@ def test_documents_are_byte_for_byte_copies():
 
 @pytest.mark.skipif(not SOURCE_DIR.is_dir(), reason="python3.11-doc is not installed")
 def test_build_script_clears_stale_files(tmp_path):
-    spec = importlib.util.spec_from_file_location("build_your_data_example", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(SCRIPT)
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "stale.txt").write_text("old", encoding="utf-8")
     module.build(SOURCE_DIR, tmp_path)
