@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -77,7 +78,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    import os
-
     os.environ["WORKBOOK_GENERATION_CACHE"] = "0"  # every answer generated and timed in this run
     main()

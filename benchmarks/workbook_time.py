@@ -36,6 +36,8 @@ from run_notebooks import run_notebook  # noqa: E402
 from helpers.config import get_settings, machine_info  # noqa: E402
 from helpers.generation_cache import clear_generation_cache  # noqa: E402
 
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
 
 def first_statement(source: str) -> str:
     """The first line of a cell that says what it does: not blank, not a comment, not an import."""
@@ -87,7 +89,7 @@ def run_all(paths: list[Path], label: str, out_dir: Path | None, timeout: int) -
     result = {"label": label, "total_seconds": round(total, 1), "notebooks": rows,
               "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine_info(),
               "python": platform.python_version(), "profile": get_settings().profile.name}
-    if len(paths) == len(list((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))):  # only whole-workbook runs count
+    if sorted(paths) == NOTEBOOKS:  # only whole-workbook runs count
         target = ROOT / "results" / "benchmarks" / f"workbook_time_{label}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
@@ -105,7 +107,7 @@ def main() -> int:
     parser.add_argument("--inplace", action="store_true", help="write the (first) run's outputs into notebooks/")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     args = parser.parse_args()
-    paths = [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    paths = [p.resolve() for p in args.notebooks] or NOTEBOOKS
     executed = ROOT / "results" / "notebooks"
     executed.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="workbook-cold-") as tmp:

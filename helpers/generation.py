@@ -167,10 +167,11 @@ def generate(
                 reused += len(idx)
                 bar.set_postfix_str(f"{reused} from cache", refresh=False)
             else:
-                for row, gen in zip(idx, _generate_batch(llm, [texts[i] for i in idx], config, end_ids, stop, chat)):
-                    results[row] = gen
+                gens = _generate_batch(llm, [texts[i] for i in idx], config, end_ids, stop, chat)
+                for i, gen in zip(idx, gens):
+                    results[i] = gen
                 if key:
-                    save_batch(key, [asdict(results[i]) for i in idx])  # type: ignore[arg-type]
+                    save_batch(key, [asdict(gen) for gen in gens])
             bar.update(len(idx))
     if context:
         COUNTS.hits += reused

@@ -16,12 +16,13 @@ holds everything that determines the output:
 
 A hit returns the stored :class:`~helpers.generation.Generation` fields unchanged, including the seconds
 measured when the answer was generated. Sampled generations (temperature > 0) are never cached.
-``WORKBOOK_GENERATION_CACHE=0`` turns the cache off; :func:`clear_generation_cache` (``make clean-cache``)
+``WORKBOOK_GENERATION_CACHE=0`` turns the cache off; :func:`clear_generation_cache` (``make clean-generations``)
 deletes it; :data:`COUNTS` and :func:`cache_report` say how many answers were reused.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -99,12 +100,19 @@ def model_fingerprint(llm: LLM) -> str:
     return fingerprint
 
 
+@functools.cache
+def _library_versions() -> tuple[str | None, ...]:
+    """torch, transformers and peft versions (read once: installed packages do not change in a process)."""
+    versions = package_versions()
+    return tuple(versions.get(name) for name in ("torch", "transformers", "peft"))
+
+
 def numerics() -> dict[str, Any]:
     """What can change floating-point results on the same inputs: library versions, CPU kernels, threads."""
     import torch
 
-    versions = package_versions()
-    return {"torch": versions.get("torch"), "transformers": versions.get("transformers"), "peft": versions.get("peft"),
+    torch_version, transformers_version, peft_version = _library_versions()
+    return {"torch": torch_version, "transformers": transformers_version, "peft": peft_version,
             "cpu_kernels": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads()}
 
 

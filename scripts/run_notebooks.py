@@ -18,11 +18,6 @@ from nbclient.exceptions import CellExecutionError
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(path: Path, out_dir: Path | None, timeout: int) -> float:
-    """Execute one notebook in its own folder; return the seconds it took."""
-    return run_notebook(path, out_dir, timeout)[0]
-
-
 def run_notebook(path: Path, out_dir: Path | None, timeout: int) -> tuple[float, nbformat.NotebookNode]:
     """Execute one notebook in its own folder and write it to ``out_dir`` (``None``: in place); return the
     seconds it took and the executed notebook (its cells carry their execution timestamps)."""
@@ -50,7 +45,7 @@ def main() -> int:
     for path in paths:
         print(f"▶ {path.name} ...", flush=True)
         try:
-            seconds = run(path.resolve(), out_dir, args.timeout)
+            seconds, _ = run_notebook(path.resolve(), out_dir, args.timeout)
         except CellExecutionError as err:
             print(f"✗ {path.name} failed:\n{err}", file=sys.stderr)
             return 1
