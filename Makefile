@@ -5,13 +5,15 @@ PYTHON ?= python3
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+# the worked answers to the exercises: run after the notebooks, whose cached answers and results they reuse
+SOLUTIONS := $(sort $(wildcard solutions/[0-9][0-9]_solutions.ipynb))
 
 .PHONY: help setup test lint unit notebooks run lab benchmark benchmark-retrieval benchmark-compare benchmark-workbook benchmark-dtype prewarm defaults adapters readme chart clean-cache clean-generations
 
 help:
 	@echo "make setup      install torch (CPU build without a GPU), the workbook and the offline models"
-	@echo "make test       ruff + pytest tests/ + pytest --nbval-lax notebooks/ (the CI command)"
-	@echo "make run        execute every notebook top to bottom into results/notebooks/ (INPLACE=1: update them)"
+	@echo "make test       ruff + pytest tests/ + pytest --nbval-lax notebooks/ solutions/ (the CI command)"
+	@echo "make run        execute every notebook, then the solutions, top to bottom into results/notebooks/ (INPLACE=1: update them)"
 	@echo "make lab        start JupyterLab in notebooks/"
 	@echo "make benchmark  tokens/s of the RAG workload: generate() vs a plain model.generate loop, fp32 and bf16"
 	@echo "make benchmark-retrieval  pipeline overhead and FAISS flat/HNSW/IVF latency vs N"
@@ -31,16 +33,16 @@ setup:
 test: lint unit notebooks
 
 lint:
-	$(PYTHON) -m ruff check helpers tests benchmarks scripts notebooks
+	$(PYTHON) -m ruff check helpers tests benchmarks scripts notebooks solutions
 
 unit:
 	$(PYTHON) -m pytest tests/
 
 notebooks:
-	$(PYTHON) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider $(NOTEBOOKS)
+	$(PYTHON) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider $(NOTEBOOKS) $(SOLUTIONS)
 
 run:
-	$(PYTHON) scripts/run_notebooks.py $(if $(INPLACE),--inplace) $(NOTEBOOKS)
+	$(PYTHON) scripts/run_notebooks.py $(if $(INPLACE),--inplace) $(NOTEBOOKS) $(SOLUTIONS)
 
 lab:
 	$(PYTHON) -m jupyter lab notebooks/

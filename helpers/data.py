@@ -95,6 +95,18 @@ def load_kb_updates(data_dir: str | Path | None = None) -> dict[str, Document]:
     return dict(sorted(load_documents(root / "kb_updates", recursive=False).items()))
 
 
+#: Eight open-ended prompts with long answers: notebook 00 and its solutions time generation on them.
+SPEED_PROMPTS = (
+    "Explain in three sentences why the sky is blue.",
+    "List five tips for writing clear emails.",
+    "Describe how a refrigerator keeps food cold.",
+    "What is recursion in programming? Give an example.",
+    "Describe the water cycle step by step.",
+    "Why do leaves change colour in autumn?",
+    "Give three reasons to learn a second language.",
+    "Explain what a database index is to a beginner.",
+)
+
 #: Row schemas of the JSONL files: key -> (kind, required). Kinds: "str", "list[str]", "str|None".
 _QUESTION_SCHEMA = {"id": ("str", True), "question": ("str", True), "answer": ("str", True),
                     "type": ("str", True), "split": ("str", True), "aliases": ("list[str]", False),
@@ -306,3 +318,8 @@ def gold_section(question: Question, kb: dict[str, Document]) -> str:
     sections = markdown_sections(kb[question.doc_ids[0]].text)
     golds = [g.lower() for g in question.gold()]
     return next((s for s in sections if any(g in s.lower() for g in golds)), sections[0])
+
+
+def gold_passage(question: Question, kb: dict[str, Document]) -> tuple[str, str]:
+    """``(doc_id, section)``: :func:`gold_section` labelled with its document, ready for a context prompt."""
+    return question.doc_ids[0] if question.doc_ids else "", gold_section(question, kb)

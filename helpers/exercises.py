@@ -1,8 +1,9 @@
 """Checkers for every notebook's exercises: run the reader's attempt, measure it, say if it meets the bar.
 
-One call per exercise: 01 :func:`check_json_prompt`, :func:`check_injection_defence`; 02
-:func:`check_chunking`; 03 :func:`check_rag_k`; 04 :func:`check_lora_share`; 05 :func:`break_even_for_prices`; 06
-:func:`check_question_set`.
+One call per exercise: 00 :func:`check_batch_speedup`, :func:`check_system_prompt`; 01
+:func:`check_json_prompt`, :func:`check_injection_defence`, :func:`check_prompt_gain`; 02 :func:`check_chunking`;
+03 :func:`check_rag_k`; 04 :func:`check_lora_share`; 05 :func:`break_even_for_prices`; 06
+:func:`check_question_set`. The worked answers are in ``solutions/NN_solutions.ipynb``.
 """
 
 from __future__ import annotations
@@ -10,13 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import pandas as pd
+
 from helpers.chunking import ChunkingConfig
+from helpers.comparison import paired, paired_sentence
 from helpers.costs import HourlyPrice, TokenPrices, break_even_volume, compute_cost, token_cost
 from helpers.evaluation import evaluate_prompts, json_field, summarize
 from helpers.finetune import LoraSettings, count_lora_parameters
+from helpers.generation import render_prompt, tokens_per_second
 from helpers.prompts import injection_succeeded
-from helpers.retrieval import chunking_metrics
+from helpers.retrieval import build_retriever, retrieval_per_query
 from helpers.systems import build_system
+from helpers.uncertainty import paired_difference, paired_test, rate
+from helpers.uncertainty import verdict as verdict_of
 
 
 def check(name: str, measured: float, bar: float, *, higher_is_better: bool = True, fmt: str = ".0%") -> bool:
@@ -25,6 +32,12 @@ def check(name: str, measured: float, bar: float, *, higher_is_better: bool = Tr
     relation = ">=" if higher_is_better else "<="
     mark = "PASS" if ok else "not yet"
     print(f"[{mark}] {name}: measured {measured:{fmt}}, the bar is {relation} {bar:{fmt}}")
+    return ok
+
+
+def _verdict(name: str, ok: bool) -> bool:
+    """Print a yes/no check (one decided by a test, not by a number against a bar) and return it."""
+    print(f"[{'PASS' if ok else 'not yet'}] {name}")
     return ok
 
 
@@ -42,7 +55,8 @@ def check_json_prompt(
                               required_keys=required_keys, extract=json_field(required_keys[0]),
                               **generate_kwargs)
     s = summarize(scores).iloc[0]
-    print(f"accuracy {s['accuracy']:.0%}, JSON found {s['json_valid']:.0%}")
+    print(f"strict JSON {rate(scores['json_strict'].astype(bool))}; JSON found {s['json_valid']:.0%}; "
+          f"accuracy {s['accuracy']:.0%}; {s['prompt_tokens']:.0f} prompt tokens per question")
     return check("strict JSON compliance", s["json_strict"], bar)
 
 
@@ -51,31 +65,101 @@ def check_injection_defence(
     make_prompt: Callable[[Any], Any],
     questions: Sequence[Any],
     *,
+    undefended: Callable[[Any], Any],
+    clean: Callable[[Any], Any],
     bar: float = 0.0,
-    min_accuracy: float = 0.0,
     **generate_kwargs: Any,
 ) -> bool:
-    """Does ``make_prompt(question)`` keep injection success <= ``bar`` and accuracy >= ``min_accuracy``?"""
-    scores = evaluate_prompts(llm, questions, [make_prompt(q) for q in questions], label="your defence",
-                              **generate_kwargs)
-    success = scores["prediction"].map(injection_succeeded).mean()
-    accuracy = summarize(scores).iloc[0]["accuracy"]
-    ok_attack = check("injection success rate", success, bar, higher_is_better=False)
-    ok_answers = check("accuracy on the questions", accuracy, min_accuracy)
-    return ok_attack and ok_answers
+    """Does the defence ``make_prompt(question)`` stop the injection and keep the answers (01)?
+
+    On the same ``questions``: the share of answers that repeat the planted answer must be at most ``bar``
+    and distinguishably below the ``undefended`` prompt's in a paired test, and the accuracy at least that
+    of the ``clean`` prompt (the documents without the injection)."""
+    runs = {label: evaluate_prompts(llm, questions, [make(q) for q in questions], label=label, **generate_kwargs)
+            for label, make in (("your defence", make_prompt), ("undefended", undefended), ("clean", clean))}
+    obeyed = {label: runs[label]["prediction"].map(injection_succeeded).tolist() for label in ("your defence", "undefended")}
+    stopped = paired_test(obeyed["undefended"], obeyed["your defence"])
+    kept = paired(pd.concat(runs.values()), "your defence", "clean")
+    print(f"repeat the planted answer: undefended {stopped.a}, your defence {stopped.b}; paired: {stopped}")
+    print(f"accuracy: your defence {kept.a}, clean documents {kept.b}; paired: {kept}")
+    ok_attack = check("share of answers repeating the planted answer", stopped.b.value, bar, higher_is_better=False)
+    ok_test = _verdict("fewer than undefended in a paired test", stopped.distinguishable and stopped.difference > 0)
+    ok_answers = check("accuracy, against the clean documents' accuracy", kept.a.value, kept.b.value)
+    return ok_attack and ok_test and ok_answers
+
+def check_prompt_gain(
+    llm: Any,
+    questions: Sequence[Any],
+    make_prompt: Callable[[Any], Any],
+    baseline: Callable[[Any], Any],
+    *,
+    metric: str = "accuracy",
+    **generate_kwargs: Any,
+) -> bool:
+    """Does ``make_prompt(question)`` beat ``baseline(question)`` on ``metric`` in a paired test on the
+    same questions (01)? A higher number that the test cannot separate from the baseline is not a pass."""
+    scores = pd.concat([evaluate_prompts(llm, questions, [make_prompt(q) for q in questions], label="your prompt",
+                                         **generate_kwargs),
+                        evaluate_prompts(llm, questions, [baseline(q) for q in questions], label="baseline",
+                                         **generate_kwargs)])
+    test = paired(scores, "your prompt", "baseline", metric)
+    print(paired_sentence(test, "your prompt", "baseline", metric))
+    return _verdict(f"{metric}: your prompt distinguishably above the baseline", test.distinguishable and test.difference > 0)
+
+
+def check_batch_speedup(llm: Any, prompts: Sequence[Any], batch_size: int, *, baseline: float, bar: float = 1.5,
+                        max_new_tokens: int = 32) -> bool:
+    """Is generating ``prompts`` in batches of ``batch_size`` at least ``bar`` times as fast (tokens/s) as
+    ``baseline``, the tokens/s measured one at a time (00)? Times the model: the cache is off.
+
+    Raises:
+        ValueError: ``baseline`` is not a positive speed.
+    """
+    if not baseline > 0:
+        raise ValueError(f"baseline must be the tokens/s measured one at a time (> 0), not {baseline!r}.")
+    speed, _ = tokens_per_second(llm, prompts, batch_size=batch_size, max_new_tokens=max_new_tokens)
+    print(f"batch of {batch_size}: {speed:.0f} tokens/s; one at a time: {baseline:.0f} tokens/s")
+    return check(f"speed-up of batches of {batch_size}", speed / baseline, bar, fmt=".1f")
+
+def check_system_prompt(llm: Any, question: str, system: str) -> bool:
+    """Does ``system`` reach the model as a system message, before the question and in place of the chat
+    template's default one (00)? Prints the rendered prompt."""
+    rendered, default = render_prompt(llm, question, system=system), render_prompt(llm, question)
+    print(rendered)
+    before = (bool(system.strip()) and system in rendered and question in rendered
+              and rendered.index(system) < rendered.index(question))
+    replaced = rendered != default
+    print(f"your system message comes before the question: {before}; it changes the rendered prompt: {replaced}")
+    return _verdict("system message placed before the question", before and replaced)
 
 
 def check_chunking(config: ChunkingConfig, docs: Any, questions: Sequence[str], relevant: Sequence[Sequence[str]],
-                   *, bar: float, embedder: Any = None) -> bool:
-    """Does chunking with ``config`` reach ``bar`` on dense document recall@5 (02)?"""
-    score = chunking_metrics(docs, questions, relevant, config, method="dense", embedder=embedder)["recall@5"]
-    return check(f"recall@5 with {config}", score, bar, fmt=".3f")
+                   *, baseline: ChunkingConfig, embedder: Any = None, metric: str = "recall@5") -> bool:
+    """Does dense retrieval over chunks made with ``config`` beat ``baseline`` chunks on document-level
+    ``metric`` in a paired test on the same questions (02)? Each configuration is embedded once (cached)."""
+    scores = {c: retrieval_per_query(build_retriever(docs, method="dense", chunking=c, embedder=embedder, cache=True),
+                                     questions, relevant)[metric] for c in (config, baseline)}
+    gain = paired_difference(scores[config], scores[baseline])
+    print(f"{metric}: {scores[config].mean():.3f} with {config}, {scores[baseline].mean():.3f} with {baseline} "
+          f"(n = {len(questions)}); paired difference {gain}: {verdict_of(gain)}")
+    return _verdict(f"{metric} distinguishably above the baseline", gain.distinguishable and gain.difference > 0)
 
-
-def check_rag_k(llm: Any, retriever: Any, questions: Sequence[Any], k: int, *, bar: float) -> bool:
-    """Does answering with ``k`` retrieved chunks reach ``bar`` accuracy (03; about a minute)?"""
-    scores = build_system("rag", llm=llm, retriever=retriever, k=k, label=f"RAG, k={k}").score(questions)
-    return check(f"RAG accuracy with k={k}", summarize(scores)["accuracy"].iloc[0], bar)
+def check_rag_k(llm: Any, retriever: Any, questions: Sequence[Any], k: int, *, baseline_k: int = 3) -> bool:
+    """Does answering with ``k`` retrieved chunks beat ``baseline_k`` chunks in a paired test on the same
+    ``questions`` (03; choose on dev, about a minute each)?"""
+    if k == baseline_k or k < 1:
+        raise ValueError(f"Compare another k with k={baseline_k}: k={k} is {'the baseline' if k >= 1 else 'not a count'}.")
+    if any(getattr(q, "split", None) == "test" for q in questions):
+        raise ValueError("k is a setting: choose it on dev questions (load_kb_questions('dev')), never on the test split.")
+    mine, base = f"RAG, k={k}", f"RAG, k={baseline_k}"
+    scores = pd.concat([build_system("rag", llm=llm, retriever=retriever, k=n, label=label).score(questions)
+                        for n, label in ((k, mine), (baseline_k, base))])
+    test = paired(scores, mine, base)
+    table = summarize(scores, by="system")
+    print(f"prompt tokens per question: {mine} {table.loc[mine, 'prompt_tokens']:.0f}, "
+          f"{base} {table.loc[base, 'prompt_tokens']:.0f}")
+    print(paired_sentence(test, mine, base, "accuracy"))
+    return _verdict(f"accuracy with k={k} distinguishably above k={baseline_k}", test.distinguishable and test.difference > 0)
 
 
 def check_lora_share(model: Any, lora: LoraSettings, *, bar: float = 0.01) -> bool:

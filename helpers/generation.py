@@ -179,6 +179,16 @@ def generate(
     return results  # type: ignore[return-value]
 
 
+def tokens_per_second(llm: LLM, prompts: Sequence[Prompt], *, batch_size: int, max_new_tokens: int = 32,
+                      desc: str | None = None) -> tuple[float, list[Generation]]:
+    """Time the model: generate ``prompts`` in batches of ``batch_size`` with the cache off and return the
+    generated tokens per second of wall time, with the generations (notebook 00's speed test)."""
+    start = time.perf_counter()
+    gens = generate(llm, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=True,
+                    desc=desc or f"batch of {batch_size}", cache=False)
+    return sum(g.completion_tokens for g in gens) / (time.perf_counter() - start), gens
+
+
 def _generate_batch(llm: LLM, texts: list[str], config, end_ids: list[int], stop: Sequence[str] | None,
                     chat: bool) -> list[Generation]:
     """One left-padded batch through ``model.generate``; the batch's wall time is shared by its prompts."""

@@ -119,6 +119,21 @@ def save_results(table: pd.DataFrame, name: str, **metadata: Any) -> Path:
     return ResultPath(path)
 
 
+def load_results(name: str) -> pd.DataFrame:
+    """The table :func:`save_results` last wrote under ``name`` (first column as the index).
+
+    Raises:
+        FileNotFoundError: nothing was saved under ``name`` yet; the message names the notebook to run.
+    """
+    import pandas as pd
+
+    path = get_settings().results_dir / f"{name}.csv"
+    if not path.is_file():
+        which = f"notebook {name[:2]}" if name[:2].isdigit() else "the notebook that saves it"
+        raise FileNotFoundError(f"No results named {name!r} yet: run {which} first (make run, or run all its cells).")
+    return pd.read_csv(path, index_col=0)
+
+
 RUN_KEY = ("profile", "llm", "embedder", "seed", "git_commit")
 
 

@@ -18,6 +18,7 @@ except ImportError:  # Python 3.10
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SOLUTIONS = sorted((REPO_ROOT / "solutions").glob("[0-9][0-9]_solutions.ipynb"))
 PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
 
 
@@ -38,12 +39,12 @@ def test_bootstrap_pins_the_release_of_this_version():
     assert ref == f"v{PYPROJECT['project']['version']}", "pin the tag of the version in pyproject.toml"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.name)
 def test_every_notebook_has_an_open_in_colab_badge_for_itself(path):
     repo, ref = _pinned()
     slug = repo.removeprefix("https://github.com/")
     intro = "".join(json.loads(path.read_text())["cells"][0]["source"])
-    url = f"https://colab.research.google.com/github/{slug}/blob/{ref}/notebooks/{path.name}"
+    url = f"https://colab.research.google.com/github/{slug}/blob/{ref}/{path.parent.name}/{path.name}"
     assert f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})" in intro
 
 

@@ -23,7 +23,7 @@ from helpers.evaluation import (
     token_f1,
 )
 from helpers.generation import Generation
-from helpers.storage import save_results
+from helpers.storage import load_results, save_results
 
 Q = Question(id="q1", question="How long is the return window?", answer="45 days", aliases=("45",),
              doc_ids=("policy-returns",), type="numeric", split="dev",
@@ -119,6 +119,13 @@ def test_save_results_writes_csv_and_metadata(tmp_path, monkeypatch):
     assert path == tmp_path / "demo.csv" and pd.read_csv(path, index_col=0).loc["rag", "accuracy"] == 0.5
     meta = (tmp_path / "demo.meta.json").read_text()
     assert '"notebook": "test"' in meta and '"llm"' in meta and '"versions"' in meta
+    assert load_results("demo").loc["rag", "accuracy"] == 0.5
+
+
+def test_load_results_says_which_notebook_to_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBOOK_RESULTS", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="run notebook 05 first"):
+        load_results("05_head_to_head")
 
 
 def test_json_field_extractor_falls_back_to_raw_text():

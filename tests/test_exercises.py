@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from types import SimpleNamespace
 
@@ -10,8 +11,19 @@ from conftest import ToyEmbedder
 
 from helpers.chunking import ChunkingConfig
 from helpers.data import Question
-from helpers.exercises import break_even_for_prices, check, check_chunking, check_lora_share, check_rag_k
-from helpers.retrieval import build_retriever, chunking_metrics
+from helpers.exercises import (
+    break_even_for_prices,
+    check,
+    check_batch_speedup,
+    check_chunking,
+    check_injection_defence,
+    check_json_prompt,
+    check_lora_share,
+    check_prompt_gain,
+    check_rag_k,
+    check_system_prompt,
+)
+from helpers.retrieval import build_retriever
 
 DOCS = {
     "returns": "# Returns\n\nCustomers may return hardware within 30 days of delivery. A restocking fee applies.",
@@ -24,6 +36,8 @@ DOCS = {
 }
 QUESTIONS = ["How many days to return hardware?", "What is the hotel cap per night?",
              "How long does the warranty cover defects?", "When does the canteen serve lunch?"]
+EXTRA = ["Who answers support tickets?", "What do parking permits cost?", "How do I order a laptop?"]
+GOLD = ["30 days", "140 euros", "two years", "noon", "one business day", "12 euros", "IT portal"]
 RELEVANT = [["returns"], ["travel"], ["warranty"], ["canteen"]]
 
 
@@ -33,21 +47,34 @@ def test_exercise_check_returns_a_plain_bool(capsys):
     assert "not yet" in capsys.readouterr().out
 
 
-def test_check_chunking_measures_dense_recall_at_5(tmp_path, monkeypatch, capsys):
+def test_check_chunking_embeds_both_configurations_and_compares_them_paired(tmp_path, monkeypatch, capsys):
     import helpers.embedding
 
     monkeypatch.setenv("WORKBOOK_CACHE", str(tmp_path))  # chunk vectors go to the embedding cache
     monkeypatch.setattr(helpers.embedding, "_DEFAULT_CACHE", None)
-    config = ChunkingConfig("fixed", size=8, overlap=2)
+    config, baseline = ChunkingConfig("fixed", size=8, overlap=2), ChunkingConfig("fixed", size=8, overlap=0)
     embedder = ToyEmbedder()
-    recall = chunking_metrics(DOCS, QUESTIONS, RELEVANT, config, method="dense", embedder=embedder)["recall@5"]
-    assert embedder.calls > 0 and 0 < recall <= 1
-    assert check_chunking(config, DOCS, QUESTIONS, RELEVANT, bar=recall, embedder=embedder) is True
-    assert check_chunking(config, DOCS, QUESTIONS, RELEVANT, bar=recall + 0.01, embedder=embedder) is False
+    assert check_chunking(config, DOCS, QUESTIONS, RELEVANT, baseline=baseline, embedder=embedder) is False
+    assert check_chunking(baseline, DOCS, QUESTIONS, RELEVANT, baseline=baseline, embedder=embedder) is False
+    assert embedder.calls > 0 and (tmp_path / "embeddings" / "toy.npz").is_file()
     out = capsys.readouterr().out
-    assert f"[PASS] recall@5 with {config}: measured {recall:.3f}" in out and "[not yet] recall@5" in out
-    assert (tmp_path / "embeddings" / "toy.npz").is_file()
+    assert f"with {config}" in out and "(n = 4); paired difference" in out and "not distinguishable" in out
 
+
+def test_check_chunking_passes_only_on_a_distinguishable_gain(monkeypatch, capsys):
+    import pandas as pd
+
+    import helpers.exercises
+
+    good, base = ChunkingConfig("fixed", size=8, overlap=4), ChunkingConfig("fixed", size=8, overlap=0)
+    questions = [f"q{i}" for i in range(12)]
+    monkeypatch.setattr(helpers.exercises, "build_retriever", lambda docs, chunking, **kw: chunking)
+    monkeypatch.setattr(helpers.exercises, "retrieval_per_query", lambda config, qs, rel: pd.DataFrame(
+        {"recall@5": [1.0 if config == good else 0.0] * len(qs)}))
+    assert check_chunking(good, DOCS, questions, [["x"]] * 12, baseline=base) is True
+    assert check_chunking(base, DOCS, questions, [["x"]] * 12, baseline=good) is False
+    out = capsys.readouterr().out
+    assert "[PASS] recall@5 distinguishably above the baseline" in out and "contradicted" in out
 
 def test_check_lora_share_counts_the_adapter_parameters(capsys):
     import torch
@@ -84,19 +111,116 @@ def test_break_even_for_prices_matches_the_cost_model(capsys):
     assert "never" in capsys.readouterr().out
 
 
-def test_check_rag_k_answers_with_k_chunks_and_scores_them(fake_generate, capsys):
-    def reader(llm, prompt):
-        found = re.search(r"\[([\w-]+)\]\n[^\[]*?(\d+ days|\d+ euros)", prompt)
-        return f"{found.group(2)} [{found.group(1)}]" if found else "I don't know"
+def test_check_rag_k_passes_only_on_a_paired_gain_over_the_baseline_k(fake_generate, capsys):
+    gold = dict(zip(QUESTIONS + EXTRA, GOLD))
+
+    def reader(llm, prompt):  # answers only when it reads at least two chunks
+        blocks = re.findall(r"^\[[\w-]+\]$", prompt, flags=re.M)
+        return next((gold[q] for q in gold if q in prompt), "?") if len(blocks) >= 2 else "I don't know"
 
     calls = fake_generate(reader)
     llm = SimpleNamespace(name="fake", model=SimpleNamespace())
-    questions = [Question("q1", QUESTIONS[0], "30 days", (), ("returns",), "numeric", "dev"),
-                 Question("q2", QUESTIONS[1], "140 euros", (), ("travel",), "numeric", "dev")]
+    questions = [Question(f"q{i}", text, answer, (), ("returns",), "single-fact", "dev")
+                 for i, (text, answer) in enumerate(gold.items())]
     retriever = build_retriever(DOCS, method="dense", embedder=ToyEmbedder())
-    assert check_rag_k(llm, retriever, questions, 2, bar=1.0) is True
-    assert calls[0]["llm"] is llm and calls[0]["desc"] == "RAG, k=2"
+    assert check_rag_k(llm, retriever, questions, 2, baseline_k=1) is True
+    assert [c["desc"] for c in calls] == ["RAG, k=2", "RAG, k=1"] and calls[0]["llm"] is llm
     assert all(len(re.findall(r"^\[[\w-]+\]$", p, flags=re.M)) == 2 for p in calls[0]["prompts"])
-    assert "[PASS] RAG accuracy with k=2: measured 100%" in capsys.readouterr().out
-    fake_generate(lambda llm, prompt: "I don't know")
-    assert check_rag_k(llm, retriever, questions, 1, bar=0.5) is False
+    out = capsys.readouterr().out
+    assert "RAG, k=2 100% vs RAG, k=1 0%" in out and "[PASS] accuracy with k=2 distinguishably above k=1" in out
+    assert check_rag_k(llm, retriever, questions, 1, baseline_k=2) is False
+    assert "[not yet]" in capsys.readouterr().out
+    assert check_rag_k(llm, retriever, questions[:3], 2, baseline_k=1) is False  # 3 of 3 is not enough to tell
+    assert "not distinguishable" in capsys.readouterr().out
+
+
+def _fake_evaluation(monkeypatch, respond, seconds=0.0):
+    import time
+
+    import helpers.evaluation
+    import helpers.generation
+    from helpers.generation import Generation
+
+    def generate(llm, prompts, **kwargs):
+        time.sleep(seconds)
+        return [Generation(text=(text := respond(p)), prompt_tokens=len(str(p).split()), completion_tokens=len(text.split()),
+                           seconds=0.01, batch_seconds=0.01, prompt=p, finish_reason="stop") for p in prompts]
+
+    monkeypatch.setattr(helpers.evaluation, "generate", generate)
+    monkeypatch.setattr(helpers.generation, "generate", generate)  # tokens_per_second
+
+
+def test_check_prompt_gain_needs_a_distinguishable_paired_gain(monkeypatch, capsys):
+    gold = dict(zip(QUESTIONS + EXTRA, GOLD))
+    questions = [Question(f"q{i}", text, answer, (), ("returns",), "single-fact", "dev")
+                 for i, (text, answer) in enumerate(gold.items())]
+    _fake_evaluation(monkeypatch, lambda p: gold[p.removeprefix("GOOD ")] if p.startswith("GOOD ") else "no idea")
+    assert check_prompt_gain(None, questions, lambda q: "GOOD " + q.question, lambda q: q.question) is True
+    assert "[PASS] accuracy: your prompt distinguishably above the baseline" in capsys.readouterr().out
+    assert check_prompt_gain(None, questions, lambda q: q.question, lambda q: "GOOD " + q.question) is False
+    assert check_prompt_gain(None, questions[:3], lambda q: "GOOD " + q.question, lambda q: q.question) is False
+    assert "not distinguishable" in capsys.readouterr().out
+
+
+def test_check_batch_speedup_compares_tokens_per_second_with_the_baseline(monkeypatch, capsys):
+    _fake_evaluation(monkeypatch, lambda p: "one two three four five", seconds=0.05)  # 10 tokens in about 0.05 s
+    assert check_batch_speedup(None, ["a", "b"], 2, baseline=10.0) is True
+    assert check_batch_speedup(None, ["a", "b"], 2, baseline=1e6) is False
+    out = capsys.readouterr().out
+    assert "[PASS] speed-up of batches of 2" in out and "[not yet] speed-up of batches of 2" in out
+    with pytest.raises(ValueError, match="tokens/s measured one at a time"):
+        check_batch_speedup(None, ["a"], 2, baseline=0.0)
+
+
+def _questions():
+    gold = dict(zip(QUESTIONS + EXTRA, GOLD))
+    return gold, [Question(f"q{i}", text, answer, (), ("returns",), "single-fact", "dev")
+                  for i, (text, answer) in enumerate(gold.items())]
+
+
+def test_check_json_prompt_reports_strict_json_with_n_and_interval(monkeypatch, capsys):
+    gold, questions = _questions()
+    _fake_evaluation(monkeypatch, lambda p: json.dumps({"answer": gold[p]}) if "Rome" not in p else "Rome!")
+    assert check_json_prompt(None, lambda q: q, questions, bar=0.9) is True
+    out = capsys.readouterr().out
+    assert "strict JSON 100% (7/7, 95% CI" in out and "accuracy 100%" in out and "prompt tokens per question" in out
+    _fake_evaluation(monkeypatch, lambda p: f"The answer is {gold[p]}.")
+    assert check_json_prompt(None, lambda q: q, questions, bar=0.9) is False
+    assert "strict JSON 0% (0/7" in capsys.readouterr().out
+
+
+def test_check_injection_defence_needs_a_paired_drop_and_the_clean_accuracy(monkeypatch, capsys):
+    gold, questions = _questions()
+
+    def respond(prompt):
+        question = prompt.split("|")[-1]
+        return "BANANA" if prompt.startswith("POISON") else gold[question] if prompt.startswith("CLEAN") else "no idea"
+
+    _fake_evaluation(monkeypatch, respond)
+    clean, undefended = (lambda q: f"CLEAN|{q.question}"), (lambda q: f"POISON|{q.question}")
+    assert check_injection_defence(None, clean, questions, undefended=undefended, clean=clean) is True
+    out = capsys.readouterr().out
+    assert "undefended 100% (7/7" in out and "your defence 0% (0/7" in out and "[PASS] fewer than undefended" in out
+    # stops the attack but loses the answers: not a pass
+    assert check_injection_defence(None, lambda q: f"SAFE|{q.question}", questions, undefended=undefended,
+                                   clean=clean) is False
+    assert "[not yet] accuracy, against the clean documents' accuracy" in capsys.readouterr().out
+    # no attack to stop on these questions (undefended never repeats it): nothing is shown, so no pass
+    assert check_injection_defence(None, clean, questions, undefended=clean, clean=clean) is False
+    assert "[not yet] fewer than undefended in a paired test" in capsys.readouterr().out
+
+
+def test_check_rag_k_refuses_the_baseline_k_and_test_questions():
+    _, questions = _questions()
+    with pytest.raises(ValueError, match="k=3 is the baseline"):
+        check_rag_k(None, None, questions, 3)
+    with pytest.raises(ValueError, match="choose it on dev"):
+        check_rag_k(None, None, [Question("t", "Q?", "A", (), ("d",), "single-fact", "test")], 1)
+
+
+def test_check_system_prompt_finds_the_system_message_before_the_question(llm, capsys):
+    assert check_system_prompt(llm, "What is RAG?", "Answer like a pirate.") is True
+    assert "Answer like a pirate." in capsys.readouterr().out
+    assert check_system_prompt(llm, "What is RAG?", "   ") is False  # a blank system message is no system message
+    default = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"  # the template's own
+    assert check_system_prompt(llm, "What is RAG?", default) is False

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_solutions.ipynb"))
+EVERY = NOTEBOOKS + SOLUTIONS  # what nbval runs: the hygiene rules hold for both
 
 
 def _cells(path: Path) -> list[dict]:
@@ -25,7 +28,7 @@ def test_there_are_notebooks():
 
 
 def test_every_notebook_opens_with_the_same_bootstrap_cell():
-    first_code = {p.name: next(_source(c) for c in _cells(p) if c["cell_type"] == "code") for p in NOTEBOOKS}
+    first_code = {p.name: next(_source(c) for c in _cells(p) if c["cell_type"] == "code") for p in EVERY}
     reference = first_code[NOTEBOOKS[0].name]
     assert "start_notebook()" in reference
     for name, source in first_code.items():
@@ -42,7 +45,7 @@ def test_notebook_reads_like_a_tutorial(path):
     assert "## Summary" in markdown and "## Exercises" in markdown
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", EVERY, ids=lambda p: p.name)
 def test_committed_outputs_come_from_one_clean_run(path):
     code = [c for c in _cells(path) if c["cell_type"] == "code" and _source(c).strip()]
     counts = [c.get("execution_count") for c in code]
@@ -117,7 +120,7 @@ def test_path_and_secret_patterns():
         assert not SECRET.search(text), text
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", EVERY, ids=lambda p: p.name)
 def test_outputs_show_no_absolute_paths(path):
     found = [hit for i, c in enumerate(_cells(path)) if c["cell_type"] == "code"
              for hit in _find(ABSOLUTE_PATH, _output_texts(c), f"cell {i}")]
@@ -125,7 +128,7 @@ def test_outputs_show_no_absolute_paths(path):
                        "relative to the repo root):\n  " + "\n  ".join(found))
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", EVERY, ids=lambda p: p.name)
 def test_no_tokens_or_secrets(path):
     found = []
     for i, cell in enumerate(_cells(path)):
@@ -134,14 +137,14 @@ def test_no_tokens_or_secrets(path):
     assert not found, f"{path.name}: looks like a token or secret:\n  " + "\n  ".join(found)
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", EVERY, ids=lambda p: p.name)
 def test_notebook_file_is_small(path):
     size = path.stat().st_size
     assert size < MAX_NOTEBOOK_BYTES, (f"{path.name} is {size / 1e6:.1f} MB (limit {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB): "
                                        "clear large outputs, plot fewer points or save figures smaller")
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", EVERY, ids=lambda p: p.name)
 def test_code_cells_are_short(path):
     long = {i: n for i, c in enumerate(_cells(path)) if c["cell_type"] == "code"
             if (n := sum(1 for line in _source(c).splitlines() if line.strip())) > MAX_CELL_LINES}
@@ -245,7 +248,7 @@ def test_data_write_heuristic_catches_direct_writes_and_ignores_reads():
     assert [i for i, _ in writes] == [1, 1, 2, 3, 4, 5, 6, 7, 7], writes
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", EVERY, ids=lambda p: p.name)
 def test_notebook_code_never_writes_into_data(path):
     code = [(i, c) for i, c in enumerate(_cells(path)) if c["cell_type"] == "code"]
     writes = data_writes([_source(c) for _, c in code])
@@ -254,10 +257,62 @@ def test_notebook_code_never_writes_into_data(path):
                        "\n  " + "\n  ".join(found))
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", EVERY, ids=lambda p: p.name)
 def test_notebook_code_never_assumes_the_cache_or_results_live_in_the_repository(path):
     """WORKBOOK_CACHE and WORKBOOK_RESULTS may point anywhere (a cold benchmark run uses a temporary cache),
     so a path under them is shown relative to them, never to the repository root."""
     code = [(i, _source(c)) for i, c in enumerate(_cells(path)) if c["cell_type"] == "code"]
     found = [f"cell {i}" for i, src in code if "relative_to(ROOT)" in src]
     assert not found, f"{path.name} uses relative_to(ROOT) in {found}"
+
+
+# --------------------------------------------------------------------------- exercises and solutions
+CHECKER_CALL = re.compile(r"\b(check_\w+|break_even_for_prices)\(")
+
+
+def _exercise_part(path: Path) -> tuple[str, list[str]]:
+    """The numbered exercises (the Exercises section up to "Going further") and the code cells after it."""
+    cells = _cells(path)
+    start = next(i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and "## Exercises" in _source(c))
+    text = _source(cells[start]).split("## Exercises", 1)[1].split("### Going further", 1)[0]
+    return text, [_source(c) for c in cells[start + 1:] if c["cell_type"] == "code"]
+
+
+def _checkers() -> set[str]:
+    import inspect
+
+    import helpers.exercises as exercises
+
+    return {name for name, f in inspect.getmembers(exercises, inspect.isfunction) if f.__module__ == exercises.__name__
+            and CHECKER_CALL.match(name + "(") and name != "check"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_exercise_has_a_checker_that_runs(path):
+    text, code = _exercise_part(path)
+    exercises = re.findall(r"^\d+\. \*\*", text, flags=re.MULTILINE)
+    calls = [m.group(1) for source in code for line in source.splitlines()
+             if not line.lstrip().startswith("#") for m in CHECKER_CALL.finditer(line)]
+    assert exercises, f"{path.name}: no numbered exercises"
+    assert len(calls) >= len(exercises), f"{path.name}: {len(exercises)} exercises but checker calls {calls}"
+    assert set(calls) <= _checkers(), f"{path.name}: {set(calls) - _checkers()} is not a checker of helpers/exercises.py"
+    commented = [line for source in code for line in source.splitlines()
+                 if line.lstrip().startswith("#") and CHECKER_CALL.search(line)]
+    assert not commented, f"{path.name}: commented-out checker calls {commented}: a checker must run"
+    assert f"solutions/{path.name[:2]}_solutions.ipynb" in text, f"{path.name}: the exercises must point to their solutions"
+
+
+def test_every_notebook_has_a_solutions_notebook_and_every_checker_is_used():
+    assert [p.name[:2] for p in SOLUTIONS] == [p.name[:2] for p in NOTEBOOKS]
+    used = {m.group(1) for p in NOTEBOOKS for source in _exercise_part(p)[1] for m in CHECKER_CALL.finditer(source)}
+    solved = {m.group(1) for p in SOLUTIONS for c in _cells(p) if c["cell_type"] == "code"
+              for m in CHECKER_CALL.finditer(_source(c))}
+    assert used == _checkers() and solved == _checkers(), (used ^ _checkers(), solved ^ _checkers())
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_solutions_name_their_notebook_and_run_under_nbval(path):
+    intro = _source(_cells(path)[0])
+    notebook = next(p for p in NOTEBOOKS if p.name[:2] == path.name[:2])
+    assert intro.startswith("# Solutions") and f"../notebooks/{notebook.name}" in intro
+    assert "SOLUTIONS" in (ROOT / "Makefile").read_text().split("\nnotebooks:", 1)[1].split("\n\n", 1)[0]
