@@ -322,4 +322,5 @@ def gold_section(question: Question, kb: dict[str, Document]) -> str:
 
 def gold_passage(question: Question, kb: dict[str, Document]) -> tuple[str, str]:
     """``(doc_id, section)``: :func:`gold_section` labelled with its document, ready for a context prompt."""
-    return question.doc_ids[0] if question.doc_ids else "", gold_section(question, kb)
+    section = gold_section(question, kb)  # ValueError when the question has no supporting document
+    return question.doc_ids[0], section

@@ -21,7 +21,7 @@ from helpers.finetune import LoraSettings, count_lora_parameters
 from helpers.generation import render_prompt, tokens_per_second
 from helpers.prompts import injection_succeeded
 from helpers.retrieval import build_retriever, retrieval_per_query
-from helpers.systems import build_system
+from helpers.systems import build_system, evaluate_systems
 from helpers.uncertainty import paired_difference, paired_test, rate
 from helpers.uncertainty import verdict as verdict_of
 
@@ -87,6 +87,7 @@ def check_injection_defence(
     ok_answers = check("accuracy, against the clean documents' accuracy", kept.a.value, kept.b.value)
     return ok_attack and ok_test and ok_answers
 
+
 def check_prompt_gain(
     llm: Any,
     questions: Sequence[Any],
@@ -121,6 +122,7 @@ def check_batch_speedup(llm: Any, prompts: Sequence[Any], batch_size: int, *, ba
     print(f"batch of {batch_size}: {speed:.0f} tokens/s; one at a time: {baseline:.0f} tokens/s")
     return check(f"speed-up of batches of {batch_size}", speed / baseline, bar, fmt=".1f")
 
+
 def check_system_prompt(llm: Any, question: str, system: str) -> bool:
     """Does ``system`` reach the model as a system message, before the question and in place of the chat
     template's default one (00)? Prints the rendered prompt."""
@@ -144,6 +146,7 @@ def check_chunking(config: ChunkingConfig, docs: Any, questions: Sequence[str], 
           f"(n = {len(questions)}); paired difference {gain}: {verdict_of(gain)}")
     return _verdict(f"{metric} distinguishably above the baseline", gain.distinguishable and gain.difference > 0)
 
+
 def check_rag_k(llm: Any, retriever: Any, questions: Sequence[Any], k: int, *, baseline_k: int = 3) -> bool:
     """Does answering with ``k`` retrieved chunks beat ``baseline_k`` chunks in a paired test on the same
     ``questions`` (03; choose on dev, about a minute each)?"""
@@ -152,8 +155,8 @@ def check_rag_k(llm: Any, retriever: Any, questions: Sequence[Any], k: int, *, b
     if any(getattr(q, "split", None) == "test" for q in questions):
         raise ValueError("k is a setting: choose it on dev questions (load_kb_questions('dev')), never on the test split.")
     mine, base = f"RAG, k={k}", f"RAG, k={baseline_k}"
-    scores = pd.concat([build_system("rag", llm=llm, retriever=retriever, k=n, label=label).score(questions)
-                        for n, label in ((k, mine), (baseline_k, base))])
+    scores = evaluate_systems([build_system("rag", llm=llm, retriever=retriever, k=n, label=label)
+                               for n, label in ((k, mine), (baseline_k, base))], questions)
     test = paired(scores, mine, base)
     table = summarize(scores, by="system")
     print(f"prompt tokens per question: {mine} {table.loc[mine, 'prompt_tokens']:.0f}, "

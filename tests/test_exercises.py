@@ -111,8 +111,14 @@ def test_break_even_for_prices_matches_the_cost_model(capsys):
     assert "never" in capsys.readouterr().out
 
 
-def test_check_rag_k_passes_only_on_a_paired_gain_over_the_baseline_k(fake_generate, capsys):
+def _questions():
     gold = dict(zip(QUESTIONS + EXTRA, GOLD))
+    return gold, [Question(f"q{i}", text, answer, (), ("returns",), "single-fact", "dev")
+                  for i, (text, answer) in enumerate(gold.items())]
+
+
+def test_check_rag_k_passes_only_on_a_paired_gain_over_the_baseline_k(fake_generate, capsys):
+    gold, questions = _questions()
 
     def reader(llm, prompt):  # answers only when it reads at least two chunks
         blocks = re.findall(r"^\[[\w-]+\]$", prompt, flags=re.M)
@@ -120,8 +126,6 @@ def test_check_rag_k_passes_only_on_a_paired_gain_over_the_baseline_k(fake_gener
 
     calls = fake_generate(reader)
     llm = SimpleNamespace(name="fake", model=SimpleNamespace())
-    questions = [Question(f"q{i}", text, answer, (), ("returns",), "single-fact", "dev")
-                 for i, (text, answer) in enumerate(gold.items())]
     retriever = build_retriever(DOCS, method="dense", embedder=ToyEmbedder())
     assert check_rag_k(llm, retriever, questions, 2, baseline_k=1) is True
     assert [c["desc"] for c in calls] == ["RAG, k=2", "RAG, k=1"] and calls[0]["llm"] is llm
@@ -151,9 +155,7 @@ def _fake_evaluation(monkeypatch, respond, seconds=0.0):
 
 
 def test_check_prompt_gain_needs_a_distinguishable_paired_gain(monkeypatch, capsys):
-    gold = dict(zip(QUESTIONS + EXTRA, GOLD))
-    questions = [Question(f"q{i}", text, answer, (), ("returns",), "single-fact", "dev")
-                 for i, (text, answer) in enumerate(gold.items())]
+    gold, questions = _questions()
     _fake_evaluation(monkeypatch, lambda p: gold[p.removeprefix("GOOD ")] if p.startswith("GOOD ") else "no idea")
     assert check_prompt_gain(None, questions, lambda q: "GOOD " + q.question, lambda q: q.question) is True
     assert "[PASS] accuracy: your prompt distinguishably above the baseline" in capsys.readouterr().out
@@ -170,12 +172,6 @@ def test_check_batch_speedup_compares_tokens_per_second_with_the_baseline(monkey
     assert "[PASS] speed-up of batches of 2" in out and "[not yet] speed-up of batches of 2" in out
     with pytest.raises(ValueError, match="tokens/s measured one at a time"):
         check_batch_speedup(None, ["a"], 2, baseline=0.0)
-
-
-def _questions():
-    gold = dict(zip(QUESTIONS + EXTRA, GOLD))
-    return gold, [Question(f"q{i}", text, answer, (), ("returns",), "single-fact", "dev")
-                  for i, (text, answer) in enumerate(gold.items())]
 
 
 def test_check_json_prompt_reports_strict_json_with_n_and_interval(monkeypatch, capsys):
