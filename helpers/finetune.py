@@ -29,11 +29,11 @@ from helpers.adapters import (
     read_training_run,
     save_adapter,
 )
-from helpers.config import get_settings
+from helpers.config import cpu_has_bf16, get_settings, training_dtype
 from helpers.data import load_kb_questions
 from helpers.evaluation import contains_match
 from helpers.generation import Message, to_messages
-from helpers.models import load_llm, resolve_device
+from helpers.models import load_llm, resolve_device, resolve_dtype
 from helpers.prompts import ABSTAIN_ANSWER, SHORT_ANSWER, closed_book_prompt, json_answer, json_rag_prompt
 from helpers.retrieval import Hit
 
@@ -199,17 +199,6 @@ def task_b_facts() -> list[Question]:
     return [q for q in load_kb_questions("train") if q.answerable] + dev_changing
 
 
-def cpu_has_bf16() -> bool:
-    """True if this CPU computes bf16 natively (oneDNN reports AVX-512 BF16 or AMX), where bf16 autocast
-    trains about 1.7x faster than fp32 (measured on 2 EPYC cores: 261 vs 155 tokens/s)."""
-    import torch
-
-    try:
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
 def lora_config(lora: LoraSettings | None = None) -> Any:
     """A peft ``LoraConfig`` for causal-LM training from :class:`LoraSettings`."""
     from peft import LoraConfig, TaskType
@@ -264,14 +253,24 @@ def add_lora(llm: LLM, lora: LoraSettings | None = None) -> LLM:
 
 
 def load_base_for_training(name: str | None = None, lora: LoraSettings | None = None) -> LLM:
-    """Load the base model for training: 4-bit (QLoRA) when asked for, on CUDA, with bitsandbytes."""
+    """Load the base model for training: 4-bit (QLoRA) when asked for, on CUDA, with bitsandbytes; fp32 on
+    CPU whatever the profile's inference dtype (:func:`helpers.config.training_dtype`)."""
     import importlib.util
 
     lora = (lora or LoraSettings()).resolved()
-    if lora.qlora and resolve_device(None) == "cuda":
+    device = resolve_device(None)
+    if lora.qlora and device == "cuda":
         if importlib.util.find_spec("bitsandbytes") is None:
             raise ImportError("QLoRA needs bitsandbytes: pip install bitsandbytes (CUDA only), or set qlora=False.")
         return load_llm(name, quantize_4bit=True)
+    return load_llm(name, dtype=training_dtype(device))
+
+
+def load_base_for_inference(name: str | None = None, lora: LoraSettings | None = None) -> LLM:
+    """The base model a trained adapter is put on to answer: the profile's dtype (4-bit under QLoRA on CUDA)."""
+    lora = (lora or LoraSettings()).resolved()
+    if lora.qlora and resolve_device(None) == "cuda":
+        return load_base_for_training(name, lora)
     return load_llm(name)
 
 
@@ -300,7 +299,8 @@ def train_lora(
 
     ``transformers.Trainer`` with labels padded with ``-100`` (padding never counts in the loss), a
     linear schedule with warm-up, seeded data order and a loss log; bf16/fp16 on CUDA, fp32 on CPU (bf16
-    autocast with ``lora.cpu_bf16`` on a CPU that has it).
+    autocast with ``lora.cpu_bf16`` on a CPU that has it): a CPU model loaded in bf16 or fp16 is converted
+    to fp32 in place first (and stays fp32), as :func:`load_base_for_training` would have loaded it.
     ``output_dir`` receives the adapter and ``training.json`` (this run's record). The model is left
     in eval mode, ready for :func:`helpers.generation.generate`."""
     import torch
@@ -316,6 +316,9 @@ def train_lora(
         raise ValueError(f"Every example is longer than max_length={lora.max_length} tokens.")
     output_dir = Path(output_dir)
     check_adapter_target(output_dir)  # before training, not after minutes of it
+    if llm.device != "cuda" and llm.dtype != torch.float32 and not lora.qlora:
+        llm.model = llm.model.float()  # optimizer updates need fp32 weights; bf16 enters as autocast only
+        llm.dtype = torch.float32
     torch.manual_seed(lora.seed)
     add_lora(llm, lora)
     trainable, total = count_parameters(llm.model)
@@ -392,16 +395,19 @@ def load_or_train_adapter(task: str, examples: Sequence[SFTExample], *, lora: Lo
     """The model with the adapter for ``task`` trained on ``examples``, loaded from the cache or trained
     now (always with ``retrain=True``), and its :class:`TrainingRun` (see ``loaded_from_cache``)."""
     lora = lora or LoraSettings()
-    base = load_base_for_training(base_model, lora)
-    folder = adapter_dir_for(task, examples, lora, base.name)
+    name = base_model or get_settings().llm
+    folder = adapter_dir_for(task, examples, lora, name)
     if not retrain:
         try:
             run = read_training_run(folder)
             run.loaded_from_cache = True
-            return load_adapter(folder, base), run
+            return load_adapter(folder, load_base_for_inference(name, lora)), run
         except AdapterError as err:
             if folder.exists():  # a damaged cache entry (not just a missing one): say so, then replace it
                 warnings.warn(f"The cached adapter is unusable, so it is retrained and replaced: {err}",
                               UserWarning, stacklevel=2)
+    base = load_base_for_training(name, lora)
     run = train_lora(base, examples, folder, lora=lora, progress=progress)
+    if base.dtype != resolve_dtype(base.device, get_settings().dtype):  # trained in fp32: answer as a cache hit would
+        return load_adapter(folder, load_base_for_inference(name, lora)), run
     return base, run

@@ -75,7 +75,7 @@ def main() -> int:
         dev = load_kb_questions("dev")
         documents = {d: doc.text for d, doc in kb.items()}
         reader = build_system("lora+rag", llm=base, retriever=retriever, k=READER_K, label="LoRA reader + RAG")
-        rag = build_system("rag", llm=load_llm(), retriever=retriever, k=READER_K, label="RAG")
+        rag = build_system("rag", llm=load_llm(dtype=base.dtype), retriever=retriever, k=READER_K, label="RAG")  # the reader's dtype
         start = time.perf_counter()
         scores = evaluate_systems([rag, reader], dev, documents=documents)
         eval_seconds = time.perf_counter() - start
