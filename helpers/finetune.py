@@ -299,8 +299,7 @@ def train_lora(
 
     ``transformers.Trainer`` with labels padded with ``-100`` (padding never counts in the loss), a
     linear schedule with warm-up, seeded data order and a loss log; bf16/fp16 on CUDA, fp32 on CPU (bf16
-    autocast with ``lora.cpu_bf16`` on a CPU that has it): a CPU model loaded in bf16 or fp16 is converted
-    to fp32 in place first (and stays fp32), as :func:`load_base_for_training` would have loaded it.
+    autocast with ``lora.cpu_bf16`` on a CPU that has it).
     ``output_dir`` receives the adapter and ``training.json`` (this run's record). The model is left
     in eval mode, ready for :func:`helpers.generation.generate`."""
     import torch
@@ -316,9 +315,6 @@ def train_lora(
         raise ValueError(f"Every example is longer than max_length={lora.max_length} tokens.")
     output_dir = Path(output_dir)
     check_adapter_target(output_dir)  # before training, not after minutes of it
-    if llm.device != "cuda" and llm.dtype != torch.float32 and not lora.qlora:
-        llm.model = llm.model.float()  # optimizer updates need fp32 weights; bf16 enters as autocast only
-        llm.dtype = torch.float32
     torch.manual_seed(lora.seed)
     add_lora(llm, lora)
     trainable, total = count_parameters(llm.model)
