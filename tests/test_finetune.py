@@ -99,18 +99,37 @@ def test_train_save_reload_and_merge_give_the_same_answers(tmp_path):
     from helpers.models import load_llm
 
     examples = [SFTExample(to_messages(f"Code word {i}?"), f"ZEBRA-{i}") for i in range(4)]
-    model = load_llm()
+    model = load_llm(dtype="fp32")  # as load_base_for_training and notebook 04 load it on CPU
     run = train_lora(model, examples, tmp_path / "adapter",
                      lora=LoraSettings(steps=3, batch_size=2, learning_rate=5e-3, seed=7), progress=False)
     assert run.steps == 3 and run.examples == 4 and len(run.losses) == 3 and run.peak_rss_gb > 0
     assert 0 < run.trainable_share < 0.01
     prompts = [e.messages for e in examples[:2]]
     trained = [g.text for g in generate(model, prompts, max_new_tokens=8)]
-    reloaded = load_adapter(tmp_path / "adapter")
+    reloaded = load_adapter(tmp_path / "adapter", load_llm(dtype="fp32"))
     assert [g.text for g in generate(reloaded, prompts, max_new_tokens=8)] == trained
     merged = merge_adapter(reloaded)
     assert [g.text for g in generate(merged, prompts, max_new_tokens=8)] == trained
     assert json.loads((tmp_path / "adapter" / "training.json").read_text())["steps"] == 3
+
+
+@pytest.mark.slow
+def test_adapters_train_in_fp32_and_answer_in_the_profiles_dtype(tmp_path, monkeypatch):
+    import torch
+
+    from helpers.finetune import load_or_train_adapter
+
+    monkeypatch.setenv("WORKBOOK_CACHE", str(tmp_path))
+    monkeypatch.setenv("WORKBOOK_DTYPE", "bf16")
+    examples = [SFTExample(to_messages(f"Code word {i}?"), f"ZEBRA-{i}") for i in range(4)]
+    lora = LoraSettings(steps=2, batch_size=2, learning_rate=5e-3, seed=7)
+    trained, run = load_or_train_adapter("dtype-test", examples, lora=lora, progress=False)
+    cached, again = load_or_train_adapter("dtype-test", examples, lora=lora, progress=False)
+    assert not run.loaded_from_cache and again.loaded_from_cache
+    assert trained.dtype == cached.dtype == torch.bfloat16  # trained in fp32, answers in the profile's dtype
+    prompts = [e.messages for e in examples[:2]]
+    texts = [g.text for g in generate(trained, prompts, max_new_tokens=6)]
+    assert [g.text for g in generate(cached, prompts, max_new_tokens=6)] == texts  # just trained = from the cache
 
 
 def test_incomplete_adapter_folder_is_refused_clearly(tmp_path):
