@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from helpers.evaluation import summarize
+from helpers.evaluation import OUTCOMES, outcome_of, outcome_rate, summarize
 from helpers.uncertainty import PairedTest, paired_test, questions_needed, rate, rate_of
 
 
@@ -24,16 +24,12 @@ def system_metrics(scores: pd.DataFrame, *, build_seconds: float = 0.0) -> pd.Se
     documents), ``traceable`` (answer found in a supporting chunk, :func:`helpers.rag.attribute_answer`),
     mean tokens, per-question latency p50/p95 (batched, amortized) and ``build_seconds``."""
     row = summarize(scores).iloc[0]
-    answerable = scores[scores["type"] != "unanswerable"]
     out = {k: row[k] for k in ["accuracy", "exact", "f1", "abstention_ok", "wrong_abstention"]}
     out["JSON valid"] = row["json_valid"] if "json_valid" in scores else math.nan
-    if "n_cited" in scores:
-        citing = answerable[answerable["n_cited"] > 0]
-        out["cites"] = (answerable["n_cited"] > 0).mean()
-        out["sources ok"] = ((citing["invented"] == 0) & (citing["cit_precision"] > 0)).mean() if len(citing) else 0.0
-        out["traceable"] = answerable["attributed_support"].mean()
-    else:
-        out["cites"] = out["sources ok"] = out["traceable"] = math.nan
+    cites, good = outcome_of(scores, "cites"), outcome_of(scores, "correct source cited")
+    out["cites"] = outcome_rate(scores, "cites")
+    out["sources ok"] = (good.sum() / cites.sum() if cites.sum() else 0.0) if cites is not None else math.nan  # of citing
+    out["traceable"] = outcome_rate(scores, "traceable") if cites is not None else math.nan
     out.update({"prompt_tokens": scores["prompt_tokens"].mean(), "completion_tokens": scores["completion_tokens"].mean(),
                 "seconds": scores["seconds"].mean(), "latency_p50": scores["seconds"].quantile(0.5), "latency_p95": scores["seconds"].quantile(0.95),
                 "build_seconds": build_seconds, "n": len(scores)})
@@ -47,35 +43,19 @@ def compare(scores: pd.DataFrame, build_seconds: Mapping[str, float] | None = No
                          for name, rows in scores.groupby("system", sort=False)}).T.rename_axis("system")
 
 
-#: Per-question outcomes behind the comparison's rates: name -> (questions counted, column the system
-#: must have measured, outcome).
-OUTCOMES = {
-    "accuracy": ("answerable", "correct", lambda r: r["correct"]),
-    "exact": ("answerable", "exact", lambda r: r["exact"]),
-    "JSON strict": ("all", "json_strict", lambda r: r["json_strict"]),
-    "wrong_abstention": ("answerable", "abstained", lambda r: r["abstained"]),
-    "abstention_ok": ("unanswerable", "abstained", lambda r: r["abstained"]),
-    "JSON valid": ("all", "json_valid", lambda r: r["json_valid"]),
-    "cites": ("answerable", "n_cited", lambda r: r["n_cited"] > 0),
-    "correct source cited": ("answerable", "n_cited",
-                             lambda r: (r["n_cited"] > 0) & (r["invented"] == 0) & (r["cit_precision"] > 0)),
-    "traceable": ("answerable", "attributed_support", lambda r: r["attributed_support"]),
-}
-
-
 def outcomes(scores: pd.DataFrame, system: str, metric: str) -> pd.Series:
     """One system's per-question outcome (bool, indexed by question id) behind a rate of :data:`OUTCOMES`.
 
     Raises:
         KeyError: an unknown metric, or a system that did not measure it (e.g. JSON for a text system).
     """
-    which, needed, outcome = OUTCOMES[metric]
+    if metric not in OUTCOMES:
+        raise KeyError(f"unknown metric {metric!r}; one of {sorted(OUTCOMES)}")
     rows = scores[scores["system"] == system]
-    if needed not in rows or rows[needed].isna().all():
+    hits = outcome_of(rows, metric)
+    if hits is None:
         raise KeyError(f"{system!r} did not measure {metric!r}")
-    if which != "all":
-        rows = rows[(rows["type"] == "unanswerable") == (which == "unanswerable")]
-    return outcome(rows).fillna(False).astype(bool).set_axis(rows["id"])
+    return hits.set_axis(rows.loc[hits.index, "id"])
 
 
 def intervals(scores: pd.DataFrame, metrics: Sequence[str] = ("accuracy",)) -> pd.DataFrame:

@@ -208,25 +208,61 @@ def evaluate_prompts(
                              updated=updated, system=label)
 
 
+#: Per-question outcomes behind every reported rate: name -> (questions counted, the column a system must
+#: have measured, outcome). :func:`summarize`, :func:`helpers.comparison.system_metrics` and the
+#: intervals and paired tests of :mod:`helpers.comparison` all count from this one table.
+OUTCOMES: dict[str, tuple[str, str, Callable[[pd.DataFrame], pd.Series]]] = {
+    "accuracy": ("answerable", "correct", lambda r: r["correct"]),
+    "exact": ("answerable", "exact", lambda r: r["exact"]),
+    "JSON strict": ("all", "json_strict", lambda r: r["json_strict"]),
+    "wrong_abstention": ("answerable", "abstained", lambda r: r["abstained"]),
+    "abstention_ok": ("unanswerable", "abstained", lambda r: r["abstained"]),
+    "JSON valid": ("all", "json_valid", lambda r: r["json_valid"]),
+    "cites": ("answerable", "n_cited", lambda r: r["n_cited"] > 0),
+    "correct source cited": ("answerable", "n_cited",
+                             lambda r: (r["n_cited"] > 0) & (r["invented"] == 0) & (r["cit_precision"] > 0)),
+    "traceable": ("answerable", "attributed_support", lambda r: r["attributed_support"]),
+}
+
+
+def outcome_of(rows: pd.DataFrame, metric: str) -> pd.Series | None:
+    """The per-question outcome (bool, on ``rows``' index) behind rate ``metric`` of :data:`OUTCOMES`, on the
+    questions it counts; ``None`` when ``rows`` did not measure it (e.g. JSON for a text system)."""
+    which, needed, outcome = OUTCOMES[metric]
+    if needed not in rows or rows[needed].isna().all():
+        return None
+    if which != "all":
+        rows = rows[(rows["type"] == "unanswerable") == (which == "unanswerable")]
+    rows = rows[rows[needed].notna()]  # a table of several systems: count only the rows that measured it
+    return outcome(rows).fillna(False).astype(bool)
+
+
+def outcome_rate(rows: pd.DataFrame, metric: str) -> float:
+    """Share of the counted questions with outcome ``metric`` (:func:`outcome_of`); NaN if not measured or none counted."""
+    hits = outcome_of(rows, metric)
+    return float(hits.mean()) if hits is not None and len(hits) else math.nan
+
+
 def summarize(scores: pd.DataFrame, by: str | list[str] | None = None) -> pd.DataFrame:
     """Aggregate :func:`score_generations` rows: ``accuracy`` (correct on answerable questions) with its
     95% Wilson interval ``accuracy_low``/``accuracy_high`` over ``n_answerable`` questions, ``exact``, ``f1``, ``abstention_ok`` (abstained on unanswerable ones), ``wrong_abstention``
-    (abstained on answerable ones), ``json_valid`` (if measured), mean tokens and ``seconds``, ``n``."""
+    (abstained on answerable ones), ``json_valid`` and ``json_strict`` (if measured), mean tokens and ``seconds``,
+    ``n``. The rates count from :data:`OUTCOMES`."""
     def agg(df: pd.DataFrame) -> pd.Series:
         answerable = df[df["type"] != "unanswerable"]
-        unanswerable = df[df["type"] == "unanswerable"]
-        ci = rate(answerable["correct"].astype(bool).tolist())
+        correct = outcome_of(df, "accuracy")
+        ci = rate([] if correct is None else correct.tolist())
         out = {
-            "accuracy": answerable["correct"].mean() if len(answerable) else math.nan,
+            "accuracy": outcome_rate(df, "accuracy"),
             "accuracy_low": ci.low, "accuracy_high": ci.high, "n_answerable": len(answerable),
-            "exact": answerable["exact"].mean() if len(answerable) else math.nan,
+            "exact": outcome_rate(df, "exact"),
             "f1": answerable["f1"].mean() if len(answerable) else math.nan,
-            "abstention_ok": unanswerable["abstained"].mean() if len(unanswerable) else math.nan,
-            "wrong_abstention": answerable["abstained"].mean() if len(answerable) else math.nan,
+            "abstention_ok": outcome_rate(df, "abstention_ok"),
+            "wrong_abstention": outcome_rate(df, "wrong_abstention"),
         }
         if "json_valid" in df:
-            out["json_valid"] = df["json_valid"].mean()
-            out["json_strict"] = df["json_strict"].mean()
+            out["json_valid"] = outcome_rate(df, "JSON valid")
+            out["json_strict"] = outcome_rate(df, "JSON strict")
         out.update(prompt_tokens=df["prompt_tokens"].mean(), completion_tokens=df["completion_tokens"].mean(),
                    seconds=df["seconds"].mean(), n=len(df))
         return pd.Series(out)

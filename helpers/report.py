@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-#: Rates reported per system, in the order of the report (names of :data:`helpers.comparison.OUTCOMES`).
+#: Rates reported per system, in the order of the report (names of :data:`helpers.evaluation.OUTCOMES`).
 METRICS: tuple[str, ...] = ("accuracy", "abstention_ok", "wrong_abstention", "JSON valid", "correct source cited")
 METRIC_LABELS = {"accuracy": "accuracy (answerable)", "abstention_ok": "abstains on unanswerable questions",
                  "wrong_abstention": "abstains on answerable ones (wrongly)", "JSON valid": "valid JSON",

@@ -7,6 +7,7 @@ import math
 import pandas as pd
 
 from helpers.comparison import compare, intervals, paired, recommendations, system_metrics
+from helpers.evaluation import OUTCOMES, summarize
 
 
 def _scores(correct, types=None, **extra):
@@ -32,6 +33,28 @@ def test_citation_columns_only_count_answers_that_cite():
     row = system_metrics(_scores([True, True, False, False], n_cited=[1, 1, 0, 2], invented=[0, 1, 0, 0],
                                  cit_precision=[1.0, 0.5, None, 0.0], attributed_support=[True, True, False, False]))
     assert row["cites"] == 0.75 and row["sources ok"] == 1 / 3 and row["traceable"] == 0.5
+
+
+def test_every_rate_counts_from_one_table_of_outcomes():
+    """summarize, system_metrics and the intervals of every rate count from the same OUTCOMES."""
+    types = ["single-fact", "numeric", "single-fact", "unanswerable", "unanswerable"]
+    scores = _scores([True, False, True, False, True], types, n_cited=[1, 0, 2, 0, 1], invented=[0, 0, 1, 0, 0],
+                     cit_precision=[1.0, None, 0.5, None, 1.0], attributed_support=[True, False, False, False, True],
+                     json_valid=[True, True, False, True, False], json_strict=[True, False, False, True, False])
+    scores = scores.assign(system="S", id=[f"q{i}" for i in range(5)])
+    row, summary = system_metrics(scores), summarize(scores).iloc[0]
+    table = intervals(scores, list(OUTCOMES)).loc["S"]
+    for metric in ["accuracy", "exact", "abstention_ok", "wrong_abstention", "JSON valid", "cites", "traceable"]:
+        assert row[metric] == table.loc[metric, "value"], metric
+    assert summary["json_strict"] == table.loc["JSON strict", "value"] == 0.4
+    assert row["sources ok"] == table.loc["correct source cited", "value"] / table.loc["cites", "value"] == 0.5
+
+
+def test_a_system_that_did_not_measure_citations_gets_nan_not_zero():
+    cited = _scores([True, True], n_cited=[1, 0], invented=[0, 0], cit_precision=[1.0, None], attributed_support=[True, False])
+    mixed = pd.concat([_scores([True, False]).assign(system="plain"), cited.assign(system="cited")])
+    row = system_metrics(mixed[mixed["system"] == "plain"])  # its citation columns exist but are empty
+    assert math.isnan(row["cites"]) and math.isnan(row["sources ok"]) and math.isnan(row["traceable"])
 
 
 def _long(n: int = 60, **correct_share) -> pd.DataFrame:
