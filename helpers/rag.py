@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from helpers.evaluation import is_abstention, normalize, parse_json_object, score_generations
+from helpers.evaluation import is_abstention, normalize, outcome_rate, parse_json_object, score_generations
 from helpers.generation import Generation, generate
 from helpers.prompts import (
     JSON_KEYS,
@@ -267,7 +267,7 @@ def citation_summary(table: pd.DataFrame) -> dict[str, Any]:
     n_cited = int(answerable["n_cited"].sum())
     return {
         "answers": len(answerable),
-        "cite_rate": float((answerable["n_cited"] > 0).mean()),
+        "cite_rate": outcome_rate(table, "cites"),  # the comparison's "cites", counted once (OUTCOMES)
         "precision": float(citing["cit_precision"].mean()) if len(citing) else float("nan"),
         "recall": float(answerable["cit_recall"].fillna(0).mean()),
         "invented_rate": float(answerable["invented"].sum() / n_cited) if n_cited else float("nan"),
