@@ -26,10 +26,13 @@ def system_metrics(scores: pd.DataFrame, *, build_seconds: float = 0.0) -> pd.Se
     row = summarize(scores).iloc[0]
     out = {k: row[k] for k in ["accuracy", "exact", "f1", "abstention_ok", "wrong_abstention"]}
     out["JSON valid"] = row["json_valid"] if "json_valid" in scores else math.nan
-    cites, good = outcome_of(scores, "cites"), outcome_of(scores, "correct source cited")
+    cites = outcome_of(scores, "cites")
     out["cites"] = outcome_rate(scores, "cites")
-    out["sources ok"] = (good.sum() / cites.sum() if cites.sum() else 0.0) if cites is not None else math.nan  # of citing
-    out["traceable"] = outcome_rate(scores, "traceable") if cites is not None else math.nan
+    if cites is None:
+        out["sources ok"] = out["traceable"] = math.nan
+    else:  # "sources ok" is of the citing answers (no citing answer: 0, and its citation columns may be empty)
+        out["sources ok"] = outcome_of(scores, "correct source cited").sum() / cites.sum() if cites.sum() else 0.0
+        out["traceable"] = outcome_rate(scores, "traceable")
     out.update({"prompt_tokens": scores["prompt_tokens"].mean(), "completion_tokens": scores["completion_tokens"].mean(),
                 "seconds": scores["seconds"].mean(), "latency_p50": scores["seconds"].quantile(0.5), "latency_p95": scores["seconds"].quantile(0.95),
                 "build_seconds": build_seconds, "n": len(scores)})

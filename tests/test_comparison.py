@@ -57,6 +57,13 @@ def test_a_system_that_did_not_measure_citations_gets_nan_not_zero():
     assert math.isnan(row["cites"]) and math.isnan(row["sources ok"]) and math.isnan(row["traceable"])
 
 
+def test_a_system_whose_answers_never_cite_has_no_correct_sources():
+    never = _scores([True, False], n_cited=[0, 0], invented=[0, 0], cit_precision=[None, None],
+                    attributed_support=[False, True]).assign(system="never")
+    row = compare(never).loc["never"]  # compare drops its empty cit_precision column
+    assert row["cites"] == 0.0 and row["sources ok"] == 0.0 and row["traceable"] == 0.5
+
+
 def _long(n: int = 60, **correct_share) -> pd.DataFrame:
     """Per-question rows of five systems on the same ``n`` questions (the last 10 unanswerable).
 
