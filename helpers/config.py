@@ -113,34 +113,18 @@ def _cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
-def cpu_has_bf16() -> bool:
-    """True if this CPU computes bf16 natively (oneDNN reports AVX-512 BF16 or AMX): there bf16 generation
-    is about 2x faster than fp32 and LoRA training with bf16 autocast about 1.7x (2 EPYC cores)."""
-    import torch
-
-    try:
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
 def auto_dtype(device: str) -> str:
     """The LLM dtype ``"auto"`` stands for: bf16 on CUDA where supported, else fp16 on CUDA; fp32 on MPS
-    and CPU. On a CPU with native bf16 (:func:`cpu_has_bf16`), ``WORKBOOK_DTYPE=bf16`` generates the RAG
-    workload 2.2x faster (``benchmarks/generation_throughput.py``), but a whole-workbook run in bf16 took
+    and CPU. On a CPU with native bf16 (:func:`helpers.finetune.cpu_has_bf16`), ``WORKBOOK_DTYPE=bf16``
+    generates the RAG workload 2.2x faster (``benchmarks/generation_throughput.py``), but a whole-workbook run in bf16 took
     only 6% less time (14% on the notebooks that generate in bf16: long few-shot prompts, adapters and
-    training gain little) and moved three claim verdicts across p = 0.05, so CPU stays fp32 by default (README, Benchmarks)."""
+    training gain little) and moved three claim verdicts across p = 0.05, so CPU stays fp32 by default
+    (README, Benchmarks)."""
     if device.startswith("cuda"):
         import torch
 
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return "fp32"
-
-
-def training_dtype(device: str) -> str | None:
-    """The weights' dtype for LoRA training: fp32 on CPU and MPS (optimizer updates need fp32; bf16 enters
-    only as autocast), ``None`` (the profile's) on CUDA, where the Trainer handles bf16/fp16."""
-    return None if device.startswith("cuda") else "fp32"
 
 
 def hub_offline() -> bool:

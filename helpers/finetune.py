@@ -29,7 +29,7 @@ from helpers.adapters import (
     read_training_run,
     save_adapter,
 )
-from helpers.config import cpu_has_bf16, get_settings, training_dtype
+from helpers.config import get_settings
 from helpers.data import load_kb_questions
 from helpers.evaluation import contains_match
 from helpers.generation import Message, to_messages
@@ -199,6 +199,17 @@ def task_b_facts() -> list[Question]:
     return [q for q in load_kb_questions("train") if q.answerable] + dev_changing
 
 
+def cpu_has_bf16() -> bool:
+    """True if this CPU computes bf16 natively (oneDNN reports AVX-512 BF16 or AMX), where bf16 autocast
+    trains about 1.7x faster than fp32 (measured on 2 EPYC cores: 261 vs 155 tokens/s)."""
+    import torch
+
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def lora_config(lora: LoraSettings | None = None) -> Any:
     """A peft ``LoraConfig`` for causal-LM training from :class:`LoraSettings`."""
     from peft import LoraConfig, TaskType
@@ -254,7 +265,8 @@ def add_lora(llm: LLM, lora: LoraSettings | None = None) -> LLM:
 
 def load_base_for_training(name: str | None = None, lora: LoraSettings | None = None) -> LLM:
     """Load the base model for training: 4-bit (QLoRA) when asked for, on CUDA, with bitsandbytes; fp32 on
-    CPU whatever the profile's inference dtype (:func:`helpers.config.training_dtype`)."""
+    CPU and MPS whatever the profile's inference dtype (optimizer updates need fp32; bf16 enters only as
+    autocast); the profile's dtype on CUDA, where the Trainer handles bf16/fp16."""
     import importlib.util
 
     lora = (lora or LoraSettings()).resolved()
@@ -263,7 +275,7 @@ def load_base_for_training(name: str | None = None, lora: LoraSettings | None = 
         if importlib.util.find_spec("bitsandbytes") is None:
             raise ImportError("QLoRA needs bitsandbytes: pip install bitsandbytes (CUDA only), or set qlora=False.")
         return load_llm(name, quantize_4bit=True)
-    return load_llm(name, dtype=training_dtype(device))
+    return load_llm(name, dtype=None if device == "cuda" else "fp32")
 
 
 def load_base_for_inference(name: str | None = None, lora: LoraSettings | None = None) -> LLM:

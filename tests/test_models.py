@@ -20,7 +20,7 @@ def test_packaged_models_resolve_to_files_inside_site_packages():
 
 @pytest.mark.slow
 def test_default_llm_loads_offline_from_cache(llm, tmp_path):
-    assert llm.source == "packaged" and llm.device == "cpu" and llm.dtype == resolve_dtype("cpu")
+    assert llm.source == "packaged" and llm.device == "cpu" and llm.dtype == torch.float32
     assert llm.tokenizer.padding_side == "left" and llm.tokenizer.pad_token is not None
     again = load_llm()  # second load comes from the safetensors cache
     assert again.load_seconds < 10
@@ -61,10 +61,7 @@ def test_wrong_kind_is_refused():
         load_embedder("smollm2-135m-instruct")
 
 
-def test_dtype_resolution(monkeypatch):
-    import helpers.config
-
-    monkeypatch.setattr(helpers.config, "cpu_has_bf16", lambda: True)
+def test_dtype_resolution():
     assert resolve_dtype("cpu") == torch.float32  # even with native bf16: it moves verdicts (README, Benchmarks)
     assert resolve_dtype("mps") == torch.float32
     assert resolve_dtype("cpu", "bf16") == torch.bfloat16
@@ -79,9 +76,3 @@ def test_cuda_request_without_cuda_is_refused():
     with pytest.raises(ModelNotAvailableError, match="CUDA is not available"):
         models.resolve_device("cuda")
     assert models.resolve_device() in {"cpu", "mps"}
-
-
-def test_training_dtype_is_fp32_off_cuda():
-    from helpers.config import training_dtype
-
-    assert training_dtype("cpu") == "fp32" and training_dtype("mps") == "fp32" and training_dtype("cuda") is None
