@@ -266,6 +266,18 @@ def test_notebook_code_never_assumes_the_cache_or_results_live_in_the_repository
     assert not found, f"{path.name} uses relative_to(ROOT) in {found}"
 
 
+def test_notebook_04_trains_its_adapters_through_the_cache():
+    """A warm run (make prewarm) must load task A and task B instead of training them again (issue 17's warm
+    budget): both go through load_or_train_adapter with the notebook's one RETRAIN switch, and the only
+    direct train_lora call is the short live demo into a temporary folder."""
+    code = [_source(c) for c in _cells(ROOT / "notebooks" / "04_lora_finetuning.ipynb") if c["cell_type"] == "code"]
+    cached = [src for src in code if "load_or_train_adapter(" in src]
+    assert len(cached) == 2 and all("retrain=RETRAIN" in src for src in cached), cached
+    assert sum("RETRAIN = False" in src for src in code) == 1
+    direct = [src for src in code if re.search(r"\btrain_lora\(", src)]
+    assert len(direct) == 1 and "TemporaryDirectory" in direct[0], direct
+
+
 # --------------------------------------------------------------------------- exercises and solutions
 CHECKER_CALL = re.compile(r"\b(check_\w+|break_even_for_prices)\(")
 
