@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from helpers.adapters import AdapterError
-from helpers.data import load_kb, load_kb_questions, load_reader_check_questions, load_reading_questions
+from helpers.data import (
+    load_kb,
+    load_kb_questions,
+    load_reader_check_questions,
+    load_reading_questions,
+    load_written_reading_questions,
+)
 from helpers.evaluation import contains_match, normalize
 from helpers.prompts import ABSTAIN_ANSWER
 from helpers.reader_training import (
@@ -42,6 +48,28 @@ def test_reading_questions_never_train_an_evaluated_fact():
         assert normalize(q.question) not in texts, q.id
         assert not any(_clash(q.answer, g) for g in golds), f"{q.id} trains {q.answer!r}, a dev/test answer"
         assert contains_match(KB[q.doc_ids[0]].text.replace("**", ""), [q.answer]), q.id
+
+
+def test_written_reading_questions_ask_no_evaluated_fact_and_paraphrase_their_source():
+    written = load_written_reading_questions()
+    held_out = [q for q in SHIPPED if q.split in ("dev", "test")]
+    golds = [q.gold() for q in held_out if q.answerable] + [q.gold(True) for q in held_out if q.changes_on_update]
+    check = [q for q in load_reader_check_questions() if q.answerable]
+    texts = {normalize(q.question) for q in [*SHIPPED, *READING, *check]}
+    updated = load_kb(updated=True)
+    changed = {d for d in updated if updated[d].text != KB[d].text}
+    assert len(written) >= 300 and len({q.id for q in [*written, *READING]}) == len(written) + len(READING)
+    for q in written:
+        assert q.split == "train" and q.type == "reading" and len(q.doc_ids) == 1, q.id
+        assert normalize(q.question) not in texts, q.id
+        assert not any(_clash(q.answer, g) for g in golds), f"{q.id} trains {q.answer!r}, a dev/test answer"
+        assert not any(set(c.doc_ids) & set(q.doc_ids) and _clash(q.answer, c.gold()) for c in check), q.id
+        assert contains_match(KB[q.doc_ids[0]].text.replace("**", ""), [q.answer]), q.id
+        assert not set(q.doc_ids) & changed, f"{q.id} reads a document the knowledge update changes"
+        assert not contains_match(q.question, [q.answer]), f"{q.id} contains its own answer"
+        words, doc = normalize(q.question).split(), normalize(KB[q.doc_ids[0]].text).split()
+        copied = {tuple(doc[i:i + 7]) for i in range(len(doc) - 6)}
+        assert not any(tuple(words[i:i + 7]) in copied for i in range(len(words) - 6)), f"{q.id} copies its source"
 
 
 def test_reading_questions_file_is_what_the_script_builds():
