@@ -244,9 +244,8 @@ def load_reading_questions(data_dir: str | Path | None = None) -> list[Question]
 def load_written_reading_questions(data_dir: str | Path | None = None) -> list[Question]:
     """Hand-written, paraphrased reading questions (``kb_reading_questions_written.jsonl``, type ``reading``,
     split ``train``, 345 questions) about facts no dev or test question asks, from documents the knowledge
-    update leaves alone: a candidate training set for the reader. The shipped reader does not train on them
-    (a reader trained on them as well handled 14 of the 46 dev questions right against the shipped one's 15;
-    see ``data/README.md``).
+    update leaves alone: a candidate training set for the reader, which the shipped reader does not train on
+    (``data/README.md`` gives the dev measurement behind that choice).
 
     Raises:
         ValueError: a malformed row (the message names file and line).
