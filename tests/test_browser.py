@@ -84,6 +84,25 @@ def chromium_page(shot: Path, viewport: dict[str, int]) -> Iterator[Any]:
             browser.close()
 
 
+def _answer_dialogs(page: Any) -> list[str]:
+    """Answer every open JupyterLab dialog with its default button (Escape if it has none); return
+    their texts so that a test which still fails can say what was in the way."""
+    seen = []
+    dialogs = page.locator(".jp-Dialog")
+    for _ in range(5):
+        if not dialogs.count():
+            break
+        dialog = dialogs.first
+        seen.append(" ".join(dialog.inner_text().split()))
+        accept = dialog.locator("button.jp-mod-accept")
+        if accept.count():
+            accept.first.click()
+        else:
+            page.keyboard.press("Escape")
+        page.wait_for_timeout(500)
+    return seen
+
+
 @pytest.fixture
 def jupyterlab(tmp_path):
     """A JupyterLab server on 127.0.0.1 with a random token, its config and state kept in tmp_path."""
@@ -138,25 +157,27 @@ def test_ask_panel_renders_and_reacts_in_a_real_browser(jupyterlab):
         page.goto(f"{base}/lab/tree/ask_panel.ipynb?token={token}")
         page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
         # Run all once the kernel is up. JupyterLab sometimes loses the first click while the page
-        # settles, or asks to (re)select the kernel: answer the dialog and run all again.
+        # settles, or opens a dialog (select a kernel, kernel restarting, ...) that blocks every click:
+        # answer any dialog, then run all again. The dialogs seen are reported if it never works.
         panel = page.locator(".wb-ask-panel")
-        for attempt in range(3):
-            select = page.locator(".jp-Dialog").get_by_role("button", name="Select", exact=True)
-            if select.count():
-                select.click()
+        dialogs: list[str] = []
+        for attempt in range(4):
+            dialogs += _answer_dialogs(page)
             page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
-            try:  # the menu bar can miss a click too (seen once in a full test run): press Escape, try again
-                page.get_by_role("menuitem", name="Run", exact=True).click()
-                page.get_by_text("Run All Cells", exact=True).click()
+            try:
+                page.get_by_role("menuitem", name="Run", exact=True).click(timeout=15_000)
+                page.get_by_text("Run All Cells", exact=True).click(timeout=15_000)
                 page.wait_for_function(STARTED, timeout=20_000)  # the click took
                 page.wait_for_function(SETTLED, timeout=240_000)  # loads the embedder and the LLM first
-            except sync_api.TimeoutError:
-                if attempt == 2:
-                    raise
-                page.keyboard.press("Escape")
+            except sync_api.TimeoutError as err:
+                if attempt == 3:
+                    raise AssertionError(f"Run All never produced the panel; dialogs seen: {list(dict.fromkeys(dialogs))}") from err
+                dialogs += _answer_dialogs(page)
+                page.keyboard.press("Escape")  # closes a menu left open
                 continue
             if panel.count():
                 break
+        assert panel.count(), f"Run All never produced the panel; dialogs seen: {list(dict.fromkeys(dialogs))}"
         panel.wait_for(state="visible", timeout=10_000)
         assert panel.locator("select").count() == 1, "the retrieval-method dropdown is missing"
         assert panel.locator(".widget-slider").count() == 1, "the top-k slider is missing"
