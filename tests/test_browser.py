@@ -85,8 +85,9 @@ def chromium_page(shot: Path, viewport: dict[str, int]) -> Iterator[Any]:
 
 
 def _answer_dialogs(page: Any) -> list[str]:
-    """Answer every open JupyterLab dialog with its default button (Escape if it has none); return
-    their texts so that a test which still fails can say what was in the way."""
+    """Answer every open JupyterLab dialog with its default button (Escape if it has none), then press
+    Escape to close a menu left open; return the dialogs' texts so that a test which still fails can
+    say what was in the way."""
     seen = []
     dialogs = page.locator(".jp-Dialog")
     for _ in range(5):
@@ -100,6 +101,7 @@ def _answer_dialogs(page: Any) -> list[str]:
         else:
             page.keyboard.press("Escape")
         page.wait_for_timeout(500)
+    page.keyboard.press("Escape")
     return seen
 
 
@@ -161,7 +163,7 @@ def test_ask_panel_renders_and_reacts_in_a_real_browser(jupyterlab):
         # answer any dialog, then run all again. The dialogs seen are reported if it never works.
         panel = page.locator(".wb-ask-panel")
         dialogs: list[str] = []
-        for attempt in range(4):
+        for _ in range(4):
             dialogs += _answer_dialogs(page)
             page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
             try:
@@ -169,15 +171,13 @@ def test_ask_panel_renders_and_reacts_in_a_real_browser(jupyterlab):
                 page.get_by_text("Run All Cells", exact=True).click(timeout=15_000)
                 page.wait_for_function(STARTED, timeout=20_000)  # the click took
                 page.wait_for_function(SETTLED, timeout=240_000)  # loads the embedder and the LLM first
-            except sync_api.TimeoutError as err:
-                if attempt == 3:
-                    raise AssertionError(f"Run All never produced the panel; dialogs seen: {list(dict.fromkeys(dialogs))}") from err
-                dialogs += _answer_dialogs(page)
-                page.keyboard.press("Escape")  # closes a menu left open
+            except sync_api.TimeoutError:
                 continue
             if panel.count():
                 break
-        assert panel.count(), f"Run All never produced the panel; dialogs seen: {list(dict.fromkeys(dialogs))}"
+        else:
+            dialogs += _answer_dialogs(page)  # the one in the way of the last try, if any
+            raise AssertionError(f"Run All never produced the panel in 4 tries; dialogs seen: {list(dict.fromkeys(dialogs))}")
         panel.wait_for(state="visible", timeout=10_000)
         assert panel.locator("select").count() == 1, "the retrieval-method dropdown is missing"
         assert panel.locator(".widget-slider").count() == 1, "the top-k slider is missing"
