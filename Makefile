@@ -8,7 +8,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 # the worked answers to the exercises: run after the notebooks, whose cached answers and results they reuse
 SOLUTIONS := $(sort $(wildcard solutions/[0-9][0-9]_solutions.ipynb))
 
-.PHONY: help setup test lint unit notebooks run lab benchmark benchmark-retrieval benchmark-compare benchmark-workbook benchmark-dtype prewarm defaults adapters readme chart clean-cache clean-generations
+.PHONY: help setup test lint unit notebooks run lab benchmark benchmark-retrieval benchmark-compare benchmark-workbook benchmark-dtype prewarm defaults adapters generations readme chart clean-cache clean-generations
 
 help:
 	@echo "make setup      install torch (CPU build without a GPU), the workbook and the offline models"
@@ -23,6 +23,7 @@ help:
 	@echo "make prewarm    the evening before a training day: run the workbook once to fill every cache"
 	@echo "make defaults   re-choose and check the retrieval defaults and task A's abstain share (dev only)"
 	@echo "make adapters   retrain the shipped reader adapter (adapters/reader/, ~35 min on 2 CPU cores) and its manifest"
+	@echo "make generations  run the whole workbook with every answer generated and record them in generations/ (~90 min)"
 	@echo "make readme     write the last run's claim verdicts into README.md"
 	@echo "make chart      draw the decision chart from the last run's verdicts (docs/images/decision_chart.png)"
 	@echo "make clean-cache / clean-generations  drop every cache / only the stored generations"
@@ -38,8 +39,9 @@ lint:
 unit:
 	$(PYTHON) -m pytest tests/
 
+# a cell may take up to 30 minutes: without recorded answers, 05's head-to-head generates 258 answers (~15 min on 2 cores)
 notebooks:
-	$(PYTHON) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider $(NOTEBOOKS) $(SOLUTIONS)
+	$(PYTHON) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=1800 -p no:cacheprovider $(NOTEBOOKS) $(SOLUTIONS)
 
 run:
 	$(PYTHON) scripts/run_notebooks.py $(if $(INPLACE),--inplace) $(NOTEBOOKS) $(SOLUTIONS)
@@ -72,6 +74,9 @@ defaults:
 adapters:
 	$(PYTHON) scripts/build_reading_questions.py
 	$(PYTHON) scripts/train_reader.py
+
+generations:
+	$(PYTHON) scripts/record_generations.py
 
 readme:
 	$(PYTHON) scripts/update_readme.py

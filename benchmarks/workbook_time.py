@@ -113,6 +113,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="workbook-cold-") as tmp:
         if args.cold:
             os.environ["WORKBOOK_CACHE"] = tmp
+        if args.cold or args.no_stored_answers:  # every answer generated: not replayed from generations/
+            os.environ["WORKBOOK_RECORDED_GENERATIONS"] = "0"
         empty = not any(cache_files(get_settings().cache_dir).values())  # e.g. make prewarm in a fresh clone
         label = "cold" if args.cold or empty else "generated" if args.no_stored_answers else "warm"
         if args.no_stored_answers:

@@ -13,12 +13,20 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from tqdm.auto import tqdm
 
 from helpers.config import get_settings
-from helpers.generation_cache import COUNTS, batch_key, cache_enabled, call_context, load_batch, save_batch
+from helpers.generation_cache import (
+    COUNTS,
+    batch_key,
+    cache_enabled,
+    call_context,
+    load_batch,
+    register_answer_code,
+    save_batch,
+)
 
 if TYPE_CHECKING:
     from helpers.models import LLM
@@ -122,7 +130,6 @@ def generate(
             The progress bar shows how many answers came from the cache.
     """
     import torch
-    from transformers import GenerationConfig
 
     settings = get_settings()
     items = [prompts] if _is_single_prompt(prompts) else list(prompts)  # type: ignore[list-item]
@@ -135,16 +142,7 @@ def generate(
     sampling = temperature > 0
     tok = llm.tokenizer
     end_ids = _end_token_ids(llm)
-    config = GenerationConfig(
-        max_new_tokens=max_new_tokens,
-        do_sample=sampling,
-        temperature=temperature if sampling else None,
-        top_p=top_p if sampling else None,
-        top_k=None,
-        pad_token_id=tok.pad_token_id,
-        eos_token_id=end_ids,
-        stop_strings=list(stop) if stop else None,
-    )
+    config = _generation_config(max_new_tokens, tok.pad_token_id, end_ids, stop, temperature, top_p)
     texts = [render_prompt(llm, p, system=system, chat=chat) for p in items]
     lengths = [len(tok(t, add_special_tokens=not chat)["input_ids"]) for t in texts]
     order = sorted(range(len(texts)), key=lambda i: -lengths[i])  # similar lengths share a batch
@@ -171,7 +169,7 @@ def generate(
                 for i, gen in zip(idx, gens):
                     results[i] = gen
                 if key:
-                    save_batch(key, [asdict(gen) for gen in gens])
+                    save_batch(key, [asdict(gen) for gen in gens], context)
             bar.update(len(idx))
     if context:
         COUNTS.hits += reused
@@ -187,6 +185,37 @@ def tokens_per_second(llm: LLM, prompts: Sequence[Prompt], *, batch_size: int, m
     gens = generate(llm, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=True,
                     desc=desc or f"batch of {batch_size}", cache=False)
     return sum(g.completion_tokens for g in gens) / (time.perf_counter() - start), gens
+
+
+def replay_batch(llm: LLM, texts: Sequence[str], decoding: dict[str, Any]) -> list[Generation]:
+    """Generate one stored batch again with the cache off: the rendered ``texts`` in their stored order, with
+    the ``decoding`` settings of its cache context (:func:`helpers.generation_cache.call_context`). Used to
+    check that a recorded answer is exactly what the model gives."""
+    import torch
+
+    config = _generation_config(decoding["max_new_tokens"], decoding["pad_id"], decoding["end_ids"],
+                                decoding["stop"], 0.0, 1.0)
+    with torch.inference_mode():
+        return _generate_batch(llm, list(texts), config, decoding["end_ids"], decoding["stop"],
+                               not decoding["special_tokens"])
+
+
+def _generation_config(max_new_tokens: int, pad_id: int | None, end_ids: list[int], stop: Sequence[str] | None,
+                       temperature: float, top_p: float):
+    """transformers' ``GenerationConfig``: greedy when ``temperature`` is 0, else sampling with ``top_p``."""
+    from transformers import GenerationConfig
+
+    sampling = temperature > 0
+    return GenerationConfig(
+        max_new_tokens=max_new_tokens,
+        do_sample=sampling,
+        temperature=temperature if sampling else None,
+        top_p=top_p if sampling else None,
+        top_k=None,
+        pad_token_id=pad_id,
+        eos_token_id=end_ids,
+        stop_strings=list(stop) if stop else None,
+    )
 
 
 def _generate_batch(llm: LLM, texts: list[str], config, end_ids: list[int], stop: Sequence[str] | None,
@@ -218,3 +247,6 @@ def _finish(ids: list[int], tok, end_ids: list[int], stop: Sequence[str] | None,
     return Generation(text=text.strip(), prompt_tokens=prompt_tokens, completion_tokens=len(ids),
                       seconds=elapsed / n_in_batch, batch_seconds=elapsed, prompt=prompt,
                       finish_reason=finish)
+
+
+register_answer_code(_generate_batch, _finish)  # their source is part of every cache key

@@ -11,35 +11,51 @@ holds everything that determines the output:
 - the exact texts of the batch, in order (the rendered prompts, so the system message, few-shot examples
   and retrieved chunks are all in it), and whether special tokens were added;
 - the decoding settings (max new tokens, end and pad tokens, stop strings);
-- what changes numerics: the torch, transformers and peft versions, the CPU kernel family and the
-  number of threads.
+- what changes numerics: the torch, transformers, peft and tokenizers versions, the CPU kernel family
+  and the number of threads.
+
+- the code that turns the model's output into an answer (:func:`generation_code_hash`).
 
 A hit returns the stored :class:`~helpers.generation.Generation` fields unchanged, including the seconds
 measured when the answer was generated. Sampled generations (temperature > 0) are never cached.
 ``WORKBOOK_GENERATION_CACHE=0`` turns the cache off; :func:`clear_generation_cache` (``make clean-generations``)
 deletes it; :data:`COUNTS` and :func:`cache_report` say how many answers were reused.
+
+**The recorded generations.** The repository also ships, read-only, the generations of the last full run
+of the workbook on the reference machine (``generations/`` at the repository root, see its README): a
+batch missing from the local cache is looked up there before the model runs. Because the key holds
+everything that decides the output, an entry is only ever used on the same numerics (library versions,
+CPU kernel family, threads) for the same weights, texts, settings and code, so it is the answer the model
+would give; ``tests/test_generation_store.py`` regenerates a sample to check exactly that, and fails when
+the store was recorded by other code. ``WORKBOOK_RECORDED_GENERATIONS=0`` ignores the store (every answer
+not in the local cache is generated); :func:`record_generations` (``make generations``) rebuilds it.
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
+import inspect
 import json
 import os
 import shutil
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from helpers.config import get_settings, package_versions
+from helpers.config import REPO_ROOT, get_settings, package_versions
 from helpers.storage import atomic_file
 
 if TYPE_CHECKING:
     from helpers.models import LLM
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+#: the recorded generations of the last full run (read-only; :func:`record_generations` writes it)
+RECORDED_FOLDER = REPO_ROOT / "generations"
+_ANSWER_CODE: list[Callable[..., Any]] = []
 _FINGERPRINTS: weakref.WeakKeyDictionary[Any, tuple[tuple, str]] = weakref.WeakKeyDictionary()
 
 
@@ -61,6 +77,11 @@ COUNTS = CacheCounts()
 def cache_enabled() -> bool:
     """False when ``WORKBOOK_GENERATION_CACHE`` is ``0``, ``false``, ``no`` or ``off`` (default: on)."""
     return os.environ.get("WORKBOOK_GENERATION_CACHE", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def recorded_enabled() -> bool:
+    """False when ``WORKBOOK_RECORDED_GENERATIONS`` is ``0``, ``false``, ``no`` or ``off`` (default: on)."""
+    return os.environ.get("WORKBOOK_RECORDED_GENERATIONS", "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
 def cache_folder() -> Path:
@@ -89,7 +110,7 @@ def model_fingerprint(llm: LLM) -> str:
     digest = hashlib.sha256()
     tok = llm.tokenizer
     digest.update(json.dumps([type(model).__name__, str(llm.device), str(getattr(model, "active_adapters", None)),
-                              tok.name_or_path, len(tok), tok.padding_side, tok.pad_token_id]).encode())
+                              tokenizer_identity(tok), tok.padding_side, tok.pad_token_id]).encode())
     with torch.no_grad():
         for name, tensor in model.state_dict().items():
             digest.update(f"{name}|{tuple(tensor.shape)}|{tensor.dtype}".encode())
@@ -100,25 +121,57 @@ def model_fingerprint(llm: LLM) -> str:
     return fingerprint
 
 
+def tokenizer_identity(tok: Any) -> str:
+    """A hash of what the tokenizer does (its vocabulary, special tokens and chat template), not of where
+    it was loaded from: the same tokenizer in another clone or environment has the same identity."""
+    payload = json.dumps([sorted(tok.get_vocab().items()), len(tok), sorted(map(str, tok.all_special_tokens)),
+                          getattr(tok, "chat_template", None)], default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def register_answer_code(*functions: Callable[..., Any]) -> None:
+    """Name the functions that turn the model's output into an answer; :mod:`helpers.generation` names its
+    own on import. Their source is hashed into every key (:func:`generation_code_hash`)."""
+    _ANSWER_CODE[:] = functions
+
+
+def generation_code_hash() -> str:
+    """A hash of the code that turns the model's output into an answer (batching, padding, the end token,
+    stop strings, decoding): a change to it must not reuse answers made by the old code."""
+    if not _ANSWER_CODE:
+        raise RuntimeError("import helpers.generation first: it registers the code that makes answers")
+    source = "".join(inspect.getsource(f) for f in _ANSWER_CODE)
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
 @functools.cache
 def _library_versions() -> tuple[str | None, ...]:
-    """torch, transformers and peft versions (read once: installed packages do not change in a process)."""
+    """torch, transformers, peft and tokenizers versions (read once: installed packages do not change in a
+    process)."""
+    import importlib.metadata
+
     versions = package_versions()
-    return tuple(versions.get(name) for name in ("torch", "transformers", "peft"))
+    try:
+        tokenizers = importlib.metadata.version("tokenizers")
+    except importlib.metadata.PackageNotFoundError:
+        tokenizers = None
+    return (*(versions.get(name) for name in ("torch", "transformers", "peft")), tokenizers)
 
 
 def numerics() -> dict[str, Any]:
     """What can change floating-point results on the same inputs: library versions, CPU kernels, threads."""
     import torch
 
-    torch_version, transformers_version, peft_version = _library_versions()
+    torch_version, transformers_version, peft_version, tokenizers_version = _library_versions()
     return {"torch": torch_version, "transformers": transformers_version, "peft": peft_version,
+            "tokenizers": tokenizers_version,
             "cpu_kernels": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads()}
 
 
 def call_context(llm: LLM, decoding: dict[str, Any]) -> dict[str, Any]:
     """What every batch of one ``generate`` call shares: the model fingerprint, decoding settings, numerics."""
-    return {"version": CACHE_VERSION, "model": model_fingerprint(llm), "decoding": decoding, "numerics": numerics()}
+    return {"version": CACHE_VERSION, "model": model_fingerprint(llm), "decoding": decoding, "numerics": numerics(),
+            "code": generation_code_hash()}
 
 
 def batch_key(context: dict[str, Any], texts: Sequence[str]) -> str:
@@ -131,20 +184,65 @@ def _path(key: str) -> Path:
     return cache_folder() / key[:2] / f"{key}.json"
 
 
+def _recorded_path(key: str, folder: Path | None = None) -> Path:
+    return (folder or RECORDED_FOLDER) / key[:2] / f"{key}.json.gz"
+
+
+def _read_entry(path: Path) -> dict[str, Any] | None:
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        return json.loads(raw.decode("utf-8"))
+    except (OSError, ValueError, EOFError):
+        return None
+
+
 def load_batch(key: str) -> list[dict[str, Any]] | None:
     """The stored generations of a batch (one dict of :class:`~helpers.generation.Generation` fields per
-    prompt), or ``None`` if not cached (an unreadable entry counts as not cached)."""
-    try:
-        entry = json.loads(_path(key).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return entry.get("generations") if entry.get("key") == key else None
+    prompt) from the local cache, else from the recorded generations, or ``None`` if neither has it (an
+    unreadable entry counts as missing)."""
+    for path in (_path(key), _recorded_path(key)) if recorded_enabled() else (_path(key),):
+        entry = _read_entry(path)
+        if entry is not None and entry.get("key") == key:
+            return entry.get("generations")
+    return None
 
 
-def save_batch(key: str, generations: Sequence[dict[str, Any]]) -> None:
-    """Store a batch's generations (written to a temporary file, then renamed: never half-written)."""
+def save_batch(key: str, generations: Sequence[dict[str, Any]], context: dict[str, Any] | None = None) -> None:
+    """Store a batch's generations, with the ``context`` its key was made from (written to a temporary
+    file, then renamed: never half-written)."""
     with atomic_file(_path(key)) as tmp:
-        tmp.write_text(json.dumps({"key": key, "generations": list(generations)}), encoding="utf-8")
+        tmp.write_text(json.dumps({"key": key, "context": context, "generations": list(generations)}),
+                       encoding="utf-8")
+
+
+def recorded_entries(folder: Path | None = None) -> list[dict[str, Any]]:
+    """Every entry of the recorded generations (``key``, ``context``, ``generations``), in key order."""
+    entries = (_read_entry(path) for path in sorted((folder or RECORDED_FOLDER).glob("*/*.json.gz")))
+    return [entry for entry in entries if entry is not None]
+
+
+def record_generations(folder: Path | None = None) -> dict[str, Any]:
+    """Replace the recorded generations with the local cache's entries made by the current code (run the
+    whole workbook first, from an empty generation cache: ``make generations``); returns and writes the
+    manifest (``MANIFEST.json``: how many batches and answers, the code hash, the numerics)."""
+    folder = folder or RECORDED_FOLDER
+    code = generation_code_hash()
+    entries = [entry for path in sorted(cache_folder().glob("*/*.json"))
+               if (entry := _read_entry(path)) is not None and (entry.get("context") or {}).get("code") == code]
+    if not entries:
+        raise RuntimeError("the generation cache holds no answers made by this code: run the workbook first")
+    for old in folder.glob("*/*.json.gz"):
+        old.unlink()
+    for entry in entries:
+        path = _recorded_path(entry["key"], folder)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # mtime=0: the same entry always gives the same bytes, so a rebuild changes only what changed
+        path.write_bytes(gzip.compress(json.dumps(entry, sort_keys=True).encode("utf-8"), mtime=0))
+    manifest = {"batches": len(entries), "answers": sum(len(e["generations"]) for e in entries),
+                "code": code, "version": CACHE_VERSION,
+                "numerics": sorted({json.dumps(e["context"]["numerics"], sort_keys=True) for e in entries})}
+    (folder / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
 
 
 def clear_generation_cache() -> int:

@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 STAMP = ROOT / ".cache" / "setup.stamp"
 CPU_TORCH = "torch==2.13.0"
+CONSTRAINTS = ROOT / "constraints.txt"
 
 
 def pip(*args: str) -> None:
@@ -68,12 +69,16 @@ def step_torch() -> None:
 
 
 def step_project(extra: str = "dev") -> None:
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extra.encode()).hexdigest()
+    # the dev install pins the libraries that decide the model's numerics (constraints.txt) to the versions
+    # the committed outputs and the recorded generations (generations/) were made with
+    constraints = ["-c", str(CONSTRAINTS)] if extra == "dev" else []
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + CONSTRAINTS.read_bytes()
+                            + extra.encode()).hexdigest()
     if installed("llm-workbook") and STAMP.exists() and STAMP.read_text().strip() == digest:
         print(f"[2/4] llm-workbook[{extra}] already installed (pyproject.toml unchanged)")
         return
     print(f"[2/4] installing the workbook and its dependencies (extra: {extra})")
-    pip("-e", f"{ROOT}[{extra}]")
+    pip("-e", f"{ROOT}[{extra}]", *constraints)
     STAMP.parent.mkdir(parents=True, exist_ok=True)
     STAMP.write_text(digest)
 

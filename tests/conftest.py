@@ -52,9 +52,11 @@ class ToyEmbedder:
 
 @pytest.fixture(autouse=True)
 def no_generation_cache(monkeypatch):
-    """Tests generate for real: the generation cache is off unless a test turns it on
-    (``monkeypatch.setenv("WORKBOOK_GENERATION_CACHE", "1")`` with a temporary ``WORKBOOK_CACHE``)."""
+    """Tests generate for real: the generation cache and the recorded generations (``generations/``) are
+    off unless a test turns them on (``monkeypatch.setenv("WORKBOOK_GENERATION_CACHE", "1")`` with a
+    temporary ``WORKBOOK_CACHE``)."""
     monkeypatch.setenv("WORKBOOK_GENERATION_CACHE", "0")
+    monkeypatch.setenv("WORKBOOK_RECORDED_GENERATIONS", "0")
 
 
 @pytest.fixture

@@ -121,3 +121,55 @@ def test_an_adapter_changes_the_fingerprint(cache):
     with torch.no_grad():
         lora_b.add_(0.01)  # what a training step does
     assert model_fingerprint(tuned) not in {plain, with_adapter}
+
+
+def test_recorded_generations_are_read_after_the_local_cache_and_can_be_turned_off(cache, tmp_path, monkeypatch):
+    import helpers.generation_cache as gc
+
+    recorded = tmp_path / "recorded"
+    monkeypatch.setattr(gc, "RECORDED_FOLDER", recorded)
+    monkeypatch.setattr(gc, "generation_code_hash", lambda: "code-now")
+    key, other = "cd" * 32, "ef" * 32
+    save_batch(key, [{"text": "recorded"}], {"code": "code-now", "numerics": {"threads": 2}})
+    save_batch(other, [{"text": "old code"}], {"code": "code-before", "numerics": {"threads": 2}})
+    manifest = gc.record_generations(recorded)
+    assert (manifest["batches"], manifest["answers"], manifest["code"]) == (1, 1, "code-now")  # old code: left out
+    assert [e["key"] for e in gc.recorded_entries(recorded)] == [key]
+    clear_generation_cache()
+    monkeypatch.setenv("WORKBOOK_RECORDED_GENERATIONS", "1")
+    assert load_batch(key) == [{"text": "recorded"}] and load_batch(other) is None
+    save_batch(key, [{"text": "local"}])
+    assert load_batch(key) == [{"text": "local"}]  # the local cache comes first
+    clear_generation_cache()
+    monkeypatch.setenv("WORKBOOK_RECORDED_GENERATIONS", "0")
+    assert load_batch(key) is None
+    with pytest.raises(RuntimeError, match="run the workbook first"):
+        gc.record_generations(recorded)  # an empty local cache never wipes the recording
+
+
+@pytest.mark.slow
+def test_the_key_does_not_depend_on_where_the_model_was_loaded_from(llm):
+    from copy import copy
+
+    from helpers.generation_cache import tokenizer_identity
+
+    moved = copy(llm.tokenizer)
+    moved.name_or_path = "/somewhere/else/" + str(llm.tokenizer.name_or_path)
+    assert tokenizer_identity(moved) == tokenizer_identity(llm.tokenizer)
+
+
+def test_a_change_to_the_answer_code_changes_every_key():
+    import helpers.generation as generation
+    from helpers.generation_cache import generation_code_hash, register_answer_code
+
+    before = generation_code_hash()
+
+    def _finish(*args):  # another body under the same name
+        return None
+
+    register_answer_code(generation._generate_batch, _finish)
+    try:
+        assert generation_code_hash() != before
+    finally:
+        register_answer_code(generation._generate_batch, generation._finish)
+    assert generation_code_hash() == before

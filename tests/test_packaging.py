@@ -142,3 +142,17 @@ def test_environment_python_satisfies_requires_python():
     assert match, f"environment.yml: pin python to a version (python=3.11), not {pins[0]!r}"
     assert Version(match.group(1)) in requires, (
         f"environment.yml installs python {match.group(1)}, outside pyproject's requires-python {requires}")
+
+
+def test_the_pinned_numerics_libraries_satisfy_pyproject():
+    """constraints.txt pins the libraries that decide the model's numerics (what the recorded generations
+    were made with); each pin must be a version pyproject.toml allows, or `make setup` could not install it."""
+    lines = [line.split("#")[0].strip() for line in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines()]
+    pins = _requirements([line for line in lines if line], "constraints.txt")
+    declared = _requirements(_pyproject()["dependencies"], "pyproject.toml")
+    assert {"transformers", "peft"} <= set(pins)
+    for name, pin in pins.items():
+        (spec,) = pin.specifier
+        assert spec.operator == "==", f"constraints.txt: {pin} is not an exact pin"
+        if name in declared:
+            assert Version(spec.version) in declared[name].specifier, f"{pin} is outside pyproject's {declared[name]}"
