@@ -12,8 +12,7 @@ holds everything that determines the output:
   and retrieved chunks are all in it), and whether special tokens were added;
 - the decoding settings (max new tokens, end and pad tokens, stop strings);
 - what changes numerics: the torch, transformers, peft and tokenizers versions, the CPU kernel family
-  and the number of threads.
-
+  and the number of threads;
 - the code that turns the model's output into an answer (:func:`generation_code_hash`).
 
 A hit returns the stored :class:`~helpers.generation.Generation` fields unchanged, including the seconds
