@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -211,12 +212,13 @@ def start_notebook() -> Settings:
 KEY_PACKAGES = ("torch", "transformers", "sentence-transformers", "peft", "faiss-cpu", "bm25s")
 
 
-def package_versions() -> dict[str, str | None]:
-    """Installed version of each of :data:`KEY_PACKAGES` (``None`` when it is not installed)."""
+def package_versions(packages: Sequence[str] = KEY_PACKAGES) -> dict[str, str | None]:
+    """Installed version of each of ``packages`` (default :data:`KEY_PACKAGES`; ``None`` when one is not
+    installed)."""
     import importlib.metadata
 
     versions: dict[str, str | None] = {}
-    for dist in KEY_PACKAGES:
+    for dist in packages:
         try:
             versions[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:

@@ -73,14 +73,19 @@ class CacheCounts:
 COUNTS = CacheCounts()
 
 
+def _switched_on(variable: str) -> bool:
+    """False when the environment variable is ``0``, ``false``, ``no`` or ``off`` (default: on)."""
+    return os.environ.get(variable, "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
 def cache_enabled() -> bool:
     """False when ``WORKBOOK_GENERATION_CACHE`` is ``0``, ``false``, ``no`` or ``off`` (default: on)."""
-    return os.environ.get("WORKBOOK_GENERATION_CACHE", "1").strip().lower() not in {"0", "false", "no", "off"}
+    return _switched_on("WORKBOOK_GENERATION_CACHE")
 
 
 def recorded_enabled() -> bool:
     """False when ``WORKBOOK_RECORDED_GENERATIONS`` is ``0``, ``false``, ``no`` or ``off`` (default: on)."""
-    return os.environ.get("WORKBOOK_RECORDED_GENERATIONS", "1").strip().lower() not in {"0", "false", "no", "off"}
+    return _switched_on("WORKBOOK_RECORDED_GENERATIONS")
 
 
 def cache_folder() -> Path:
@@ -147,14 +152,7 @@ def generation_code_hash() -> str:
 def _library_versions() -> tuple[str | None, ...]:
     """torch, transformers, peft and tokenizers versions (read once: installed packages do not change in a
     process)."""
-    import importlib.metadata
-
-    versions = package_versions()
-    try:
-        tokenizers = importlib.metadata.version("tokenizers")
-    except importlib.metadata.PackageNotFoundError:
-        tokenizers = None
-    return (*(versions.get(name) for name in ("torch", "transformers", "peft")), tokenizers)
+    return tuple(package_versions(("torch", "transformers", "peft", "tokenizers")).values())
 
 
 def numerics() -> dict[str, Any]:
