@@ -22,7 +22,8 @@ help:
 	@echo "make benchmark-dtype      fp32 vs bf16 generation on dev: paired accuracy and speed per system"
 	@echo "make prewarm    the evening before a training day: run the workbook once to fill every cache"
 	@echo "make defaults   re-choose and check the retrieval defaults and task A's abstain share (dev only)"
-	@echo "make adapters   retrain the shipped reader adapter (adapters/reader/, ~35 min on 2 CPU cores) and its manifest"
+	@echo "make adapters   retrain the shipped reader adapter (adapters/reader/, ~35 min on 2 CPU cores) and its manifest,"
+	@echo "                then measure it again against its candidates on dev (benchmarks/reader_candidates.csv)"
 	@echo "make generations  run the whole workbook with every answer generated and record them in generations/ (~90 min)"
 	@echo "make readme     write the last run's claim verdicts into README.md"
 	@echo "make chart      draw the decision chart from the last run's verdicts (docs/images/decision_chart.png)"
@@ -74,6 +75,7 @@ defaults:
 adapters:
 	$(PYTHON) scripts/build_reading_questions.py
 	$(PYTHON) scripts/train_reader.py
+	$(PYTHON) benchmarks/reader_candidates.py
 
 generations:
 	$(PYTHON) scripts/record_generations.py

@@ -230,9 +230,10 @@ def _read_questions(path: Path, splits: tuple[str, ...] = SPLITS) -> list[Questi
 
 
 def load_reading_questions(data_dir: str | Path | None = None) -> list[Question]:
-    """The reader's training questions (``kb_reading_questions.jsonl``, type ``reading``, split ``train``):
-    templated questions about table cells and bold phrases of the knowledge base whose answers no dev or
-    test question asks (``scripts/build_reading_questions.py`` builds them; notebook 04 trains on them).
+    """Templated reading questions (``kb_reading_questions.jsonl``, type ``reading``, split ``train``): questions
+    about table cells and bold phrases of the knowledge base whose answers no dev or test question asks
+    (``scripts/build_reading_questions.py`` builds them). The reader's training data until 2026-12-03, now a
+    candidate (``scripts/train_reader.py --questions templated``).
 
     Raises:
         ValueError: a malformed row (the message names file and line).
@@ -244,8 +245,8 @@ def load_reading_questions(data_dir: str | Path | None = None) -> list[Question]
 def load_written_reading_questions(data_dir: str | Path | None = None) -> list[Question]:
     """Hand-written, paraphrased reading questions (``kb_reading_questions_written.jsonl``, type ``reading``,
     split ``train``, 345 questions) about facts no dev or test question asks, from documents the knowledge
-    update leaves alone: a candidate training set for the reader, which the shipped reader does not train on
-    (``data/README.md`` gives the dev measurement behind that choice).
+    update leaves alone: what the shipped reader trains on (:func:`helpers.reader_training.reader_questions`;
+    ``data/README.md`` gives the dev measurement behind that choice).
 
     Raises:
         ValueError: a malformed row (the message names file and line).

@@ -4,10 +4,11 @@ The recipe (Zhang et al., 2024, "RAFT: Adapting Language Model to Domain Specifi
 plus what the retriever really returns at question time, the chunk that holds the answer among distractors,
 or, for a share of questions, distractors only; the target copies the answer verbatim from its chunk and names
 the chunk (``{"answer": ..., "sources": [...]}``), or abstains. The questions (:func:`reader_questions`) are the
-58 train questions plus ~550 templated reading questions about facts no dev or test question asks, so what the
-adapter learns is the skill, not the facts; notebook 05 checks that (closed-book control).
+58 train questions plus 345 hand-written, paraphrased reading questions about facts no dev or test question
+asks, so what the adapter learns is the skill, not the facts; notebook 05 checks that (closed-book control).
+They replaced 545 templated questions, chosen on dev (notebook 04, "What else was tried").
 
-Training takes about half an hour on 2 CPU cores, so ``make adapters`` (``scripts/train_reader.py``) trains it
+Training takes 30-45 minutes on 2 CPU cores, so ``make adapters`` (``scripts/train_reader.py``) trains it
 once and the repository ships it in ``adapters/reader/`` with ``manifest.json``: the base model, a fingerprint
 of the data, code and settings it was trained from, the training log and cost, and its dev metrics.
 :func:`load_reader` refuses a stale adapter (its fingerprint no longer matches), and so does the test suite.
@@ -26,12 +27,14 @@ from typing import TYPE_CHECKING, Any
 from helpers.adapters import AdapterError, load_adapter, read_training_run
 from helpers.chunking import ChunkingConfig
 from helpers.config import get_settings
-from helpers.data import load_kb, load_kb_questions, load_reading_questions
+from helpers.data import load_kb, load_kb_questions, load_written_reading_questions
 from helpers.finetune import ALL_LINEAR, LoraSettings, SFTExample, task_a_examples
 from helpers.models import PACKAGED_MODELS
 from helpers.prompts import JSON_RAG_INSTRUCTION
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from helpers.data import Question
     from helpers.models import LLM
     from helpers.retrieval import Hit, Retriever
@@ -41,21 +44,49 @@ READER_DIR = Path(__file__).resolve().parent.parent / "adapters" / "reader"
 #: Chunks in the reader's prompt (the same ``k`` the RAG systems use).
 READER_K = 3
 #: Share of answerable training questions that also get a distractors-only example (target: abstain), chosen
-#: on the 46 dev questions (``scripts/train_reader.py --abstain-share``): with 0.2 the reader said "I don't know"
-#: to 20 of 40 answerable dev questions and handled 12 of 46 right; with 0.05, to 5 of 40, and 15 of 46 right.
+#: on the 46 dev questions with the templated questions (``scripts/train_reader.py --abstain-share``): with 0.2 the
+#: reader said "I don't know" to 20 of 40 answerable dev questions and handled 12 of 46 right; with 0.05, to 5 of
+#: 40, and 15 of 46 right.
 READER_ABSTAIN_SHARE = 0.05
 #: LoRA on every linear layer (reading is a behaviour of the whole block, not a format); 110 steps of 4
-#: examples (about two thirds of the examples, ~30 minutes on 2 CPU cores), batches of similar length,
-#: bf16 autocast on CPUs that have it. Twice the steps (220, 1.6 epochs, ``--steps 220``) tied on dev, 15 of
-#: 46 handled right, and said "I don't know" to 13 of 40 answerable questions (110 steps: 5 of 40).
+#: examples (about one epoch of the written questions, 30-45 minutes on 2 CPU cores), batches of similar
+#: length, bf16 autocast on CPUs that have it. With the templated questions, twice the steps (220,
+#: ``--questions templated --steps 220``) tied on dev (notebook 04, "What else was tried").
 READER_LORA = LoraSettings(r=16, alpha=32, dropout=0.05, target_modules=ALL_LINEAR, learning_rate=1e-3,
                            steps=110, batch_size=4, warmup_steps=10, max_length=1024, group_by_length=True,
                            cpu_bf16=True)
 
 
+#: Per-question dev outcomes of the shipped reader and of every candidate tried against it (one thing changed
+#: each), written by ``benchmarks/reader_candidates.py``; :func:`reader_candidates` compares them.
+READER_CANDIDATES = Path(__file__).resolve().parent.parent / "benchmarks" / "reader_candidates.csv"
+#: The shipped reader's name in that file.
+SHIPPED_READER = f"shipped reader (k = {READER_K})"
+
+
+def reader_candidates(path: str | Path = READER_CANDIDATES) -> pd.DataFrame:
+    """What was tried against the shipped reader on the dev questions (:func:`helpers.comparison.compare_candidates`
+    of the candidates file against :data:`SHIPPED_READER`), with the command that made each (``made_by``) and
+    whether it should replace the shipped reader (``replaces shipped``) by the rule fixed for its kind before it
+    ran: a *trained* candidate (``scripts/train_reader.py``) if it handles more dev questions right; a change of
+    ``k`` at question time (``--k``) only if it handles distinguishably more right (notebook 03's rule for ``k``,
+    which the other systems share). Plain RAG is a reference, never a candidate."""
+    import pandas as pd
+
+    from helpers.comparison import compare_candidates
+
+    rows = pd.read_csv(path)
+    table = compare_candidates(rows, SHIPPED_READER).join(rows.groupby("system", sort=False)["made_by"].first())
+    trained = table["made_by"].str.startswith("scripts/train_reader.py")
+    at_question_time = table["made_by"].str.contains("--k ", regex=False)
+    table["replaces shipped"] = ((trained & (table["difference"] > 0))
+                                 | (at_question_time & (table["verdict"] == "better")))
+    return table
+
+
 def reader_questions() -> list[Question]:
-    """What the reader trains on: the answerable and unanswerable train questions plus the reading questions."""
-    return load_kb_questions("train") + load_reading_questions()
+    """What the reader trains on: the answerable and unanswerable train questions plus the written reading questions."""
+    return load_kb_questions("train") + load_written_reading_questions()
 
 
 def reader_retriever() -> Retriever:
@@ -84,7 +115,7 @@ def reader_inputs(base_model: str | None = None, *, lora: LoraSettings = READER_
     from helpers.retrieval import build_retriever
 
     data = get_settings().data_dir
-    files = sorted([*(data / "kb").glob("*.md"), data / "kb_questions.jsonl", data / "kb_reading_questions.jsonl"])
+    files = sorted([*(data / "kb").glob("*.md"), data / "kb_questions.jsonl", data / "kb_reading_questions_written.jsonl"])
     code = "\n".join([inspect.getsource(chunking), *(inspect.getsource(f) for f in (
         finetune.task_a_examples, finetune._support_chunks, finetune.tokenize_example, finetune.render_example,
         finetune.train_lora, finetune.add_lora, finetune.lora_config, prompts.json_rag_prompt, prompts.context_prompt,

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Build the reader's training questions: hundreds of questions about knowledge-base facts no dev or test
+"""Build the templated reading questions: hundreds of questions about knowledge-base facts no dev or test
 question asks, written from the documents' own tables and highlighted (bold) phrases.
 
-They teach a skill, reading, not facts: notebook 04's reader adapter (``helpers/reader_training.py``) sees
-each question with retrieved chunks (the one holding the answer among distractors, or only distractors)
-and learns to copy the answer span verbatim and name its chunk. So the questions are deliberately plain
-and templated; what matters is that the answer is a verbatim span of one document and that the skill of
-finding it transfers to the shipped questions' wording (which notebook 05 measures).
+They teach a skill, reading, not facts: a reader adapter (``helpers/reader_training.py``) sees each question
+with retrieved chunks (the one holding the answer among distractors, or only distractors) and learns to copy
+the answer span verbatim and name its chunk. The questions are deliberately plain and templated. The reader
+trained on them until 2026-12-03; on dev, one trained on hand-written, paraphrased questions instead
+(``data/kb_reading_questions_written.jsonl``) answered more, so the shipped reader now trains on those and
+these are a candidate (``scripts/train_reader.py --questions templated``; notebook 04, "What else was tried").
 
 Two sources, both deterministic:
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 
 import pandas as pd
+import pytest
 
-from helpers.comparison import compare, intervals, paired, recommendations, system_metrics
+from helpers.comparison import compare, compare_candidates, intervals, paired, recommendations, system_metrics
 from helpers.evaluation import OUTCOMES, summarize
 
 
@@ -129,3 +130,27 @@ def test_recommendations_read_the_knowledge_update_table():
     text = recommendations(_long(), **NAMES, update=update)[-1]
     assert "after re-indexing (0.04 s) R gives the new answer for 100% (8/8, 95% CI 68%–100%) of the changed facts" in text
     assert "L for 25% (2/8, 95% CI 7%–59%) until it is retrained (120 s of training)" in text
+
+
+def test_compare_candidates_counts_handled_right_and_separates_only_what_the_paired_test_separates():
+    def system(name, correct):
+        types = ["single-fact"] * 30 + ["unanswerable"] * 10
+        table = _scores(correct, types, id=[f"q{i}" for i in range(40)], system=name)
+        table["abstained"] = [t == "unanswerable" and c for t, c in zip(types, correct)]
+        return table
+
+    reference = [False] * 40
+    scores = pd.concat([system("shipped", reference), system("one more", [True] + [False] * 39),
+                        system("much better", [True] * 20 + [False] * 20), system("same", reference)])
+    table = compare_candidates(scores, "shipped")
+    assert list(table.index) == ["shipped", "one more", "much better", "same"]
+    assert table.loc["shipped", "verdict"] == "reference"
+    assert table.loc["one more", "verdict"] == table.loc["same", "verdict"] == "not distinguishable"  # one question is noise
+    assert table.loc["much better", "verdict"] == "better" and table.loc["much better", "p"] < 0.05
+    assert table.loc["much better", "handled right"].startswith("20/40 ")
+    assert table.loc["much better", "accuracy"].startswith("20/30 ")  # answerable questions only
+    assert table.loc["much better", "difference"] == 0.5
+    unanswered = compare_candidates(system("a", [False] * 30 + [True] * 10), "a")
+    assert unanswered.loc["a", "right abstentions"].startswith("10/10 ")  # "I don't know" to an unanswerable one
+    with pytest.raises(KeyError, match="not among the systems"):
+        compare_candidates(scores, "missing")

@@ -20,8 +20,12 @@ from helpers.data import (
 from helpers.evaluation import contains_match, normalize
 from helpers.prompts import ABSTAIN_ANSWER
 from helpers.reader_training import (
+    READER_CANDIDATES,
     READER_DIR,
+    SHIPPED_READER,
     check_reader,
+    read_manifest,
+    reader_candidates,
     reader_examples,
     reader_fingerprint,
     reader_questions,
@@ -76,6 +80,21 @@ def test_reading_questions_file_is_what_the_script_builds():
     assert built == shipped, "data/kb_reading_questions.jsonl is stale: run scripts/build_reading_questions.py"
 
 
+def test_the_training_script_trains_candidates_on_the_shipped_recipe_and_never_in_the_shipped_folder():
+    """``train_reader.py --questions``: its "written" set is what the shipped reader trains on, and a candidate
+    on another set is refused the shipped folder (its manifest could otherwise pass for the shipped reader's)."""
+    import subprocess
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_reader
+
+    assert load_kb_questions("train") + train_reader.QUESTION_SETS["written"]() == reader_questions()
+    assert len(train_reader.QUESTION_SETS["both"]()) == len(READING) + len(WRITTEN)
+    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_reader.py"), "--questions", "templated"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and "give it its own --out folder" in run.stderr, run.stderr[-500:]
+
+
 def test_reader_check_questions_are_independent():
     check = load_reader_check_questions()
     assert len(check) >= 30 and {q.split for q in check} == {"check"}
@@ -122,6 +141,30 @@ def test_shipped_reader_matches_code_and_data():
     assert manifest["examples"]["trained_on"] >= 400
     assert manifest["dev"]["n"] == len(load_kb_questions("dev"))
     assert (READER_DIR / "adapter_model.safetensors").stat().st_size < 30e6
+
+
+def test_reader_candidates_are_the_shipped_readers_dev_answers_and_none_beats_it():
+    """benchmarks/reader_candidates.csv (what else was tried on dev, notebook 04): every candidate answered every
+    dev question; its shipped-reader rows count what the shipped manifest's dev metrics count (a reader trained
+    again without measuring its candidates again fails here); and no candidate handles distinguishably more dev
+    questions right than the shipped reader (else it should be shipped)."""
+    import pandas as pd
+
+    from helpers.comparison import intervals
+
+    rows = pd.read_csv(READER_CANDIDATES)
+    dev_ids = sorted(q.id for q in load_kb_questions("dev"))
+    for name, group in rows.groupby("system"):
+        assert sorted(group["id"]) == dev_ids, f"{name} did not answer exactly the dev questions"
+    metrics = ("accuracy", "wrong_abstention", "abstention_ok", "correct source cited")
+    counted = intervals(rows[rows["system"] == SHIPPED_READER], metrics).xs(SHIPPED_READER)
+    manifest = {m["metric"]: m for m in read_manifest()["dev"]["metrics"] if m["system"] == "LoRA reader + RAG"}
+    for metric in metrics:
+        assert (counted.loc[metric, "k"], counted.loc[metric, "n"]) == (manifest[metric]["k"], manifest[metric]["n"]), metric
+    table = reader_candidates()
+    assert len(table) >= 5 and table.loc[SHIPPED_READER, "verdict"] == "reference"
+    better = table[(table["verdict"] == "better") & ~table.index.str.startswith("plain RAG")]
+    assert better.empty, f"adopt {list(better.index)}: it handles distinguishably more dev questions right"
 
 
 def test_fingerprint_changes_with_settings_and_stale_manifests_are_refused(tmp_path):
