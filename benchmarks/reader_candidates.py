@@ -1,13 +1,13 @@
-"""The reader's candidates on the dev questions: what else was tried, and why the shipped reader stays.
+"""The reader's candidates on the dev questions: what else was tried against the shipped reader.
 
-Each candidate is the shipped reader (``helpers.reader_training``) with one thing changed, measured on all
+Each candidate is a variant of the shipped reader's recipe (``helpers.reader_training``), measured on all
 46 dev questions (never on test) with the same retriever and compared question by question with the shipped
 reader (:func:`helpers.comparison.compare_candidates`):
 
 * **chunks at question time** (``--k``): the shipped reader given 2, 4 or 5 chunks instead of the 3 it was
   trained with (``READER_K``); no training, so this script answers them itself;
-* **trained candidates** (``--answers``): ``scripts/train_reader.py --out DIR`` with one flag changed
-  (``--steps 220``, ``--questions written`` or ``both``, ``--abstain-share 0.2``) answers the dev questions and
+* **trained candidates** (``--answers``): ``scripts/train_reader.py --out DIR`` with other flags
+  (``--steps 220``, ``--questions templated`` or ``both``, ``--abstain-share 0.2``) answers the dev questions and
   writes ``results/benchmarks/reader_dev_<...>_answers.csv``; ``--answers FILE NAME CMD`` adds the reader's
   rows of that file here, as candidate NAME trained by command CMD (repeat for several).
 
@@ -48,7 +48,6 @@ from helpers.reader_training import (  # noqa: E402
 from helpers.retrieval import build_retriever  # noqa: E402
 from helpers.systems import build_system, evaluate_systems  # noqa: E402
 
-CANDIDATES_FILE, SHIPPED = READER_CANDIDATES, SHIPPED_READER
 PLAIN_RAG = f"plain RAG (k = {READER_K})"  # for reference: what the reader must beat (not a candidate)
 #: The per-question columns kept: enough for every rate of compare_candidates and to read the answers.
 COLUMNS = ["system", "made_by", "id", "type", "question", "gold", "prediction", "correct", "abstained", "json_valid",
@@ -69,26 +68,28 @@ def main() -> int:
     dev = load_kb_questions("dev")
     documents = {d: doc.text for d, doc in kb.items()}
     here = "benchmarks/reader_candidates.py"
-    systems = {SHIPPED: (build_system("lora+rag", llm=reader, retriever=retriever, k=READER_K, label=SHIPPED), here),
-               PLAIN_RAG: (build_system("rag", retriever=retriever, k=READER_K, label=PLAIN_RAG), here)}
+    systems = [build_system("lora+rag", llm=reader, retriever=retriever, k=READER_K, label=SHIPPED_READER),
+               build_system("rag", retriever=retriever, k=READER_K, label=PLAIN_RAG)]
+    made_by = dict.fromkeys([SHIPPED_READER, PLAIN_RAG], here)
     for k in args.k:
         name = f"shipped reader, k = {k} at question time"
-        systems[name] = (build_system("lora+rag", llm=reader, retriever=retriever, k=k, label=name), f"{here} --k {k}")
-    frames = [evaluate_systems([system], dev, documents=documents).assign(made_by=made_by)
-              for system, made_by in systems.values()]
+        systems.append(build_system("lora+rag", llm=reader, retriever=retriever, k=k, label=name))
+        made_by[name] = f"{here} --k {k}"
+    scores = evaluate_systems(systems, dev, documents=documents)
+    frames = [scores.assign(made_by=scores["system"].map(made_by))]
     for file, name, made_by in args.answers:
         given = pd.read_csv(file)
         frames.append(given[given["system"] == READER_ROWS].assign(system=name, made_by=made_by))
-    kept = pd.read_csv(CANDIDATES_FILE) if CANDIDATES_FILE.exists() else pd.DataFrame(columns=COLUMNS)
+    kept = pd.read_csv(READER_CANDIDATES) if READER_CANDIDATES.exists() else pd.DataFrame(columns=COLUMNS)
     fresh = pd.concat(frames, ignore_index=True)[COLUMNS]
     kept = kept[~kept["system"].isin(set(fresh["system"])) & ~kept["made_by"].str.startswith(here)]
     rows = pd.concat([fresh, kept], ignore_index=True)
-    rows.to_csv(CANDIDATES_FILE, index=False)
-    table = reader_candidates(CANDIDATES_FILE)
+    rows.to_csv(READER_CANDIDATES, index=False)
+    table = reader_candidates(READER_CANDIDATES)
     with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_colwidth", 60):
         print(table.round(3).to_string())
     better = table.index[table["replaces shipped"]].tolist()
-    print(f"{len(dev)} dev questions -> {CANDIDATES_FILE.relative_to(ROOT)}")
+    print(f"{len(dev)} dev questions -> {READER_CANDIDATES.relative_to(ROOT)}")
     if better:
         print(f"FAIL: by its rule, {better} should replace the shipped reader")
         return 1

@@ -90,7 +90,7 @@ def compare_candidates(scores: pd.DataFrame, reference: str) -> pd.DataFrame:
     right abstentions (unanswerable ones) and ``correct source cited`` where measured, each as "k/n (95% CI)";
     then the paired test of handled right against ``reference``: ``difference``, ``p`` (exact McNemar) and
     ``verdict`` (``"better"``/``"worse"`` only where the test separates them, else ``"not distinguishable"``).
-    A candidate should replace the reference only when its verdict is ``"better"``.
+    Which rule adopts a candidate is the caller's (e.g. :func:`helpers.reader_training.reader_candidates`).
 
     Raises:
         KeyError: ``reference`` is not a system of ``scores``.
@@ -101,17 +101,21 @@ def compare_candidates(scores: pd.DataFrame, reference: str) -> pd.DataFrame:
     rates = intervals(scores, ["accuracy", "wrong_abstention", "abstention_ok", "correct source cited"])
     labels = {"accuracy": "accuracy", "wrong_abstention": "wrong abstentions", "abstention_ok": "right abstentions",
               "correct source cited": "correct source cited"}
+
+    def shown(k: float, n: float, low: float, high: float) -> str:
+        return f"{k:.0f}/{n:.0f} ({low:.0%}–{high:.0%})"
+
+    ref = handled[reference]
     rows = []
     for name, outcome in handled.items():
-        ref = handled[reference]
         common = outcome.index.intersection(ref.index)
         test = paired_test(outcome[common].tolist(), ref[common].tolist())
         right = rate(outcome.tolist())
-        row = {"system": name, "handled right": f"{right.k}/{right.n} ({right.low:.0%}–{right.high:.0%})"}
+        row = {"system": name, "handled right": shown(right.k, right.n, right.low, right.high)}
         for metric, label in labels.items():
             if (name, metric) in rates.index:
                 r = rates.loc[(name, metric)]
-                row[label] = f"{r['k']:.0f}/{r['n']:.0f} ({r['low']:.0%}–{r['high']:.0%})"
+                row[label] = shown(r["k"], r["n"], r["low"], r["high"])
         verdict = "not distinguishable" if not test.distinguishable else ("better" if test.difference > 0 else "worse")
         rows.append({**row, "difference": test.difference, "p": test.p_value,
                      "verdict": "reference" if name == reference else verdict})

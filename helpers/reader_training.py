@@ -57,8 +57,8 @@ READER_LORA = LoraSettings(r=16, alpha=32, dropout=0.05, target_modules=ALL_LINE
                            cpu_bf16=True)
 
 
-#: Per-question dev outcomes of the shipped reader and of every candidate tried against it (one thing changed
-#: each), written by ``benchmarks/reader_candidates.py``; :func:`reader_candidates` compares them.
+#: Per-question dev outcomes of the shipped reader and of every candidate tried against it, written by
+#: ``benchmarks/reader_candidates.py``; :func:`reader_candidates` compares them.
 READER_CANDIDATES = Path(__file__).resolve().parent.parent / "benchmarks" / "reader_candidates.csv"
 #: The shipped reader's name in that file.
 SHIPPED_READER = f"shipped reader (k = {READER_K})"
