@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Build a small retrieval-evaluation corpus from the Python 3.11 FAQ.
 
+Frozen provenance: the committed ``data/python_faq/`` is what this script produced from
+Debian's ``python3.11-doc`` 3.11.2-6+deb12u9, and ``tests/test_build_python_faq.py`` checks
+that rebuilding reproduces it byte for byte.  Keep its behaviour as it is.
+
 Source: the reStructuredText sources shipped by Debian's ``python3.11-doc``
 package (PSF licence), normally installed under
 ``/usr/share/doc/python3.11/html/_sources/``.
