@@ -43,6 +43,12 @@ if TYPE_CHECKING:
     from helpers.retrieval import Retriever
 
 
+#: The version of the training recipe (:func:`tokenize_example`'s loss mask, :func:`train_lora`'s loop): part of
+#: every cached adapter's key and of the shipped reader's fingerprint. Bump it when training on the same
+#: examples with the same settings would give another adapter; a comment or a refactor changes nothing.
+TRAINING_RECIPE_VERSION = 1
+
+
 @dataclass
 class SFTExample:
     """One supervised example: the question, the prompt as chat messages, the assistant's target."""
@@ -385,9 +391,9 @@ def train_lora(
 
 # --------------------------------------------------------------------------- caching
 def fingerprint(examples: Sequence[SFTExample], lora: LoraSettings, base_model: str) -> str:
-    """A short hash of everything that determines an adapter: data, settings and base model."""
+    """A short hash of everything that determines an adapter: data, settings, base model and recipe version."""
     payload = json.dumps({"examples": [asdict(e) for e in examples], "lora": asdict(lora.resolved()),
-                          "base": base_model}, sort_keys=True, default=str)
+                          "base": base_model, "recipe": TRAINING_RECIPE_VERSION}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 

@@ -3,9 +3,12 @@
 ``generate(llm, prompts)`` is the one way the notebooks talk to a language model: prompts (strings,
 sent as the user turn, or chat messages) go through the model's chat template, are sorted by length
 and generated in left-padded batches; decoding is greedy by default, so the same prompt gives the
-same answer every time; every result carries its token counts and time. Greedy batches are remembered
-on disk (:mod:`helpers.generation_cache`), so a batch already generated with the same model, texts and
-settings is returned from the cache instead of being generated again.
+same answer every time; every result carries its token counts and time.
+
+The three steps a learner came to see are :func:`render_prompt` (the chat template), :func:`generate_batch`
+(``model.generate`` on a padded batch) and :func:`cut_answer` (stop at the end token or a stop string).
+Around them, greedy batches are remembered on disk (:mod:`helpers.generation_cache`): a batch already
+generated with the same model, texts and settings is returned instead of being generated again.
 """
 
 from __future__ import annotations
@@ -18,21 +21,20 @@ from typing import TYPE_CHECKING, Any, Literal
 from tqdm.auto import tqdm
 
 from helpers.config import get_settings
-from helpers.generation_cache import (
-    COUNTS,
-    batch_key,
-    cache_enabled,
-    call_context,
-    load_batch,
-    register_answer_code,
-    save_batch,
-)
+from helpers.generation_cache import CallCache, cache_enabled
 
 if TYPE_CHECKING:
     from helpers.models import LLM
 
 Message = dict[str, str]
 Prompt = str | Sequence[Message]
+
+#: The version of the code that turns the model's output into an answer (:func:`generate_batch`,
+#: :func:`cut_answer`). It is part of every generation-cache key, so bump it when that code starts returning
+#: something else: every cached and recorded answer is then generated again (``make generations``). The golden
+#: test ``tests/test_golden.py`` fails when the behaviour changes and says so; a comment or a refactor that
+#: returns the same answers changes nothing.
+ANSWER_CODE_VERSION = 1
 
 
 @dataclass
@@ -139,41 +141,39 @@ def generate(
     batch_size = batch_size or settings.profile.batch_size
     if temperature < 0 or not 0 < top_p <= 1:
         raise ValueError("temperature must be >= 0 and top_p in (0, 1].")
-    sampling = temperature > 0
     tok = llm.tokenizer
     end_ids = _end_token_ids(llm)
     config = _generation_config(max_new_tokens, tok.pad_token_id, end_ids, stop, temperature, top_p)
+    # 1. the chat template: the exact text the model reads
     texts = [render_prompt(llm, p, system=system, chat=chat) for p in items]
     lengths = [len(tok(t, add_special_tokens=not chat)["input_ids"]) for t in texts]
     order = sorted(range(len(texts)), key=lambda i: -lengths[i])  # similar lengths share a batch
+    batches = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    store = None  # the generation cache, for greedy decoding only
+    if temperature == 0 and (cache_enabled() if cache is None else cache):
+        store = CallCache(llm, {"max_new_tokens": max_new_tokens, "end_ids": end_ids, "pad_id": tok.pad_token_id,
+                                "stop": list(stop or ()), "special_tokens": not chat, "dtype": str(llm.dtype)},
+                          ANSWER_CODE_VERSION)
     results: list[Generation | None] = [None] * len(texts)
     torch.manual_seed(settings.seed if seed is None else seed)
     show = progress if progress is not None else len(texts) > batch_size or len(texts) * max_new_tokens >= 256
-    use_cache = cache_enabled() if cache is None else cache
-    context = None if sampling or not use_cache else call_context(llm, {
-        "max_new_tokens": max_new_tokens, "end_ids": end_ids, "pad_id": tok.pad_token_id,
-        "stop": list(stop or ()), "special_tokens": not chat, "dtype": str(llm.dtype)})
     reused = 0
     with torch.inference_mode(), tqdm(total=len(texts), desc=desc, disable=not show) as bar:
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            key = batch_key(context, [texts[i] for i in idx]) if context else None
-            stored = load_batch(key) if key else None
-            if stored is not None and len(stored) == len(idx):
-                for row, i in enumerate(idx):
-                    results[i] = Generation(**{**stored[row], "cached": True})
+        for idx in batches:
+            batch = [texts[i] for i in idx]
+            stored = store.get(batch) if store else None
+            if stored is not None:
+                gens = [Generation(**{**row, "cached": True}) for row in stored]
                 reused += len(idx)
                 bar.set_postfix_str(f"{reused} from cache", refresh=False)
             else:
-                gens = _generate_batch(llm, [texts[i] for i in idx], config, end_ids, stop, chat)
-                for i, gen in zip(idx, gens):
-                    results[i] = gen
-                if key:
-                    save_batch(key, [asdict(gen) for gen in gens], context)
+                # 2. model.generate on the padded batch, 3. each answer cut at its end token
+                gens = generate_batch(llm, batch, config, end_ids, stop, chat)
+                if store:
+                    store.put(batch, [asdict(gen) for gen in gens])
+            for i, gen in zip(idx, gens):
+                results[i] = gen
             bar.update(len(idx))
-    if context:
-        COUNTS.hits += reused
-        COUNTS.misses += len(texts) - reused
     return results  # type: ignore[return-value]
 
 
@@ -196,8 +196,8 @@ def replay_batch(llm: LLM, texts: Sequence[str], decoding: dict[str, Any]) -> li
     config = _generation_config(decoding["max_new_tokens"], decoding["pad_id"], decoding["end_ids"],
                                 decoding["stop"], 0.0, 1.0)
     with torch.inference_mode():
-        return _generate_batch(llm, list(texts), config, decoding["end_ids"], decoding["stop"],
-                               not decoding["special_tokens"])
+        return generate_batch(llm, list(texts), config, decoding["end_ids"], decoding["stop"],
+                              not decoding["special_tokens"])
 
 
 def _generation_config(max_new_tokens: int, pad_id: int | None, end_ids: list[int], stop: Sequence[str] | None,
@@ -218,8 +218,8 @@ def _generation_config(max_new_tokens: int, pad_id: int | None, end_ids: list[in
     )
 
 
-def _generate_batch(llm: LLM, texts: list[str], config, end_ids: list[int], stop: Sequence[str] | None,
-                    chat: bool) -> list[Generation]:
+def generate_batch(llm: LLM, texts: list[str], config, end_ids: list[int], stop: Sequence[str] | None,
+                   chat: bool) -> list[Generation]:
     """One left-padded batch through ``model.generate``; the batch's wall time is shared by its prompts."""
     tok = llm.tokenizer
     enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=not chat).to(llm.device)
@@ -227,12 +227,12 @@ def _generate_batch(llm: LLM, texts: list[str], config, end_ids: list[int], stop
     out = llm.model.generate(**enc, generation_config=config, tokenizer=tok)
     elapsed = time.perf_counter() - t0
     new_tokens = out[:, enc["input_ids"].shape[1]:].tolist()
-    return [_finish(new_tokens[row], tok, end_ids, stop, text, int(enc["attention_mask"][row].sum()), elapsed,
-                    len(texts)) for row, text in enumerate(texts)]
+    return [cut_answer(new_tokens[row], tok, end_ids, stop, text, int(enc["attention_mask"][row].sum()), elapsed,
+                       len(texts)) for row, text in enumerate(texts)]
 
 
-def _finish(ids: list[int], tok, end_ids: list[int], stop: Sequence[str] | None, prompt: str,
-            prompt_tokens: int, elapsed: float, n_in_batch: int) -> Generation:
+def cut_answer(ids: list[int], tok, end_ids: list[int], stop: Sequence[str] | None, prompt: str,
+               prompt_tokens: int, elapsed: float, n_in_batch: int) -> Generation:
     """Cut padding after the end token, decode, apply stop strings, count tokens."""
     finish: Literal["stop", "length"] = "length"
     for pos, token in enumerate(ids):
@@ -248,5 +248,3 @@ def _finish(ids: list[int], tok, end_ids: list[int], stop: Sequence[str] | None,
                       seconds=elapsed / n_in_batch, batch_seconds=elapsed, prompt=prompt,
                       finish_reason=finish)
 
-
-register_answer_code(_generate_batch, _finish)  # their source is part of every cache key

@@ -13,7 +13,9 @@ holds everything that determines the output:
 - the decoding settings (max new tokens, end and pad tokens, stop strings);
 - what changes numerics: the torch, transformers, peft and tokenizers versions, the CPU kernel family
   and the number of threads;
-- the code that turns the model's output into an answer (:func:`generation_code_hash`).
+- the version of the code that turns the model's output into an answer
+  (:data:`helpers.generation.ANSWER_CODE_VERSION`, an explicit number: a comment or a refactor changes
+  nothing; a change of behaviour fails the golden test ``tests/test_golden.py``, which says to bump it).
 
 A hit returns the stored :class:`~helpers.generation.Generation` fields unchanged, including the seconds
 measured when the answer was generated. Sampled generations (temperature > 0) are never cached.
@@ -24,9 +26,9 @@ deletes it; :data:`COUNTS` and :func:`cache_report` say how many answers were re
 of the workbook on the reference machine (``generations/`` at the repository root, see its README): a
 batch missing from the local cache is looked up there before the model runs. Because the key holds
 everything that decides the output, an entry is only ever used on the same numerics (library versions,
-CPU kernel family, threads) for the same weights, texts, settings and code, so it is the answer the model
+CPU kernel family, threads) for the same weights, texts, settings and answer-code version, so it is the answer the model
 would give; ``tests/test_generation_store.py`` regenerates a sample to check exactly that, and fails when
-the store was recorded by other code. ``WORKBOOK_RECORDED_GENERATIONS=0`` ignores the store (every answer
+the store was recorded by another answer-code version. ``WORKBOOK_RECORDED_GENERATIONS=0`` ignores the store (every answer
 not in the local cache is generated); :func:`record_generations` (``make generations``) rebuilds it.
 """
 
@@ -35,12 +37,11 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
-import inspect
 import json
 import os
 import shutil
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,10 +52,10 @@ from helpers.storage import atomic_file
 if TYPE_CHECKING:
     from helpers.models import LLM
 
-CACHE_VERSION = 2
+#: the layout of a key's context (3: the answer code is named by its version, not by a hash of its source)
+CACHE_VERSION = 3
 #: the recorded generations of the last full run (read-only; :func:`record_generations` writes it)
 RECORDED_FOLDER = REPO_ROOT / "generations"
-_ANSWER_CODE: list[Callable[..., Any]] = []
 _FINGERPRINTS: weakref.WeakKeyDictionary[Any, tuple[tuple, str]] = weakref.WeakKeyDictionary()
 
 
@@ -133,21 +134,6 @@ def tokenizer_identity(tok: Any) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def register_answer_code(*functions: Callable[..., Any]) -> None:
-    """Name the functions that turn the model's output into an answer; :mod:`helpers.generation` names its
-    own on import. Their source is hashed into every key (:func:`generation_code_hash`)."""
-    _ANSWER_CODE[:] = functions
-
-
-def generation_code_hash() -> str:
-    """A hash of the code that turns the model's output into an answer (batching, padding, the end token,
-    stop strings, decoding): a change to it must not reuse answers made by the old code."""
-    if not _ANSWER_CODE:
-        raise RuntimeError("import helpers.generation first: it registers the code that makes answers")
-    source = "".join(inspect.getsource(f) for f in _ANSWER_CODE)
-    return hashlib.sha256(source.encode()).hexdigest()[:16]
-
-
 @functools.cache
 def _library_versions() -> tuple[str | None, ...]:
     """torch, transformers, peft and tokenizers versions (read once: installed packages do not change in a
@@ -165,16 +151,38 @@ def numerics() -> dict[str, Any]:
             "cpu_kernels": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads()}
 
 
-def call_context(llm: LLM, decoding: dict[str, Any]) -> dict[str, Any]:
-    """What every batch of one ``generate`` call shares: the model fingerprint, decoding settings, numerics."""
+def call_context(llm: LLM, decoding: dict[str, Any], answer_code: int) -> dict[str, Any]:
+    """What every batch of one ``generate`` call shares: the model fingerprint, decoding settings, numerics
+    and the version of the code that turns model output into an answer."""
     return {"version": CACHE_VERSION, "model": model_fingerprint(llm), "decoding": decoding, "numerics": numerics(),
-            "code": generation_code_hash()}
+            "answer_code": answer_code}
 
 
 def batch_key(context: dict[str, Any], texts: Sequence[str]) -> str:
     """The cache key of one batch: its :func:`call_context` and the batch's texts, in order."""
     payload = json.dumps({**context, "texts": list(texts)}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class CallCache:
+    """The cache as one ``generate`` call sees it: :meth:`get` looks a batch up (the local cache, then the
+    recording) and counts it in :data:`COUNTS`; :meth:`put` stores a batch the model just generated."""
+
+    def __init__(self, llm: LLM, decoding: dict[str, Any], answer_code: int) -> None:
+        self.context = call_context(llm, decoding, answer_code)
+
+    def get(self, texts: Sequence[str]) -> list[dict[str, Any]] | None:
+        """The stored generations of the batch ``texts`` (fields of a ``Generation``), or ``None``."""
+        stored = load_batch(batch_key(self.context, texts))
+        if stored is not None and len(stored) == len(texts):
+            COUNTS.hits += len(texts)
+            return stored
+        COUNTS.misses += len(texts)
+        return None
+
+    def put(self, texts: Sequence[str], generations: Sequence[dict[str, Any]]) -> None:
+        """Store what the model generated for the batch ``texts``."""
+        save_batch(batch_key(self.context, texts), generations, self.context)
 
 
 def _path(key: str) -> Path:
@@ -218,16 +226,23 @@ def recorded_entries(folder: Path | None = None) -> list[dict[str, Any]]:
     return [entry for entry in entries if entry is not None]
 
 
-def record_generations(folder: Path | None = None) -> dict[str, Any]:
-    """Replace the recorded generations with the local cache's entries made by the current code (run the
-    whole workbook first, from an empty generation cache: ``make generations``); returns and writes the
-    manifest (``MANIFEST.json``: how many batches and answers, the code hash, the numerics)."""
-    folder = folder or RECORDED_FOLDER
-    code = generation_code_hash()
+def record_generations(answer_code: int, folder: Path | None = None) -> dict[str, Any]:
+    """Replace the recorded generations with the local cache's entries made by answer-code version
+    ``answer_code`` (:data:`helpers.generation.ANSWER_CODE_VERSION`; run the whole workbook first, from an
+    empty generation cache: ``make generations``); returns and writes the manifest (:func:`write_recording`)."""
     entries = [entry for path in sorted(cache_folder().glob("*/*.json"))
-               if (entry := _read_entry(path)) is not None and (entry.get("context") or {}).get("code") == code]
+               if (entry := _read_entry(path)) is not None
+               and (entry.get("context") or {}).get("answer_code") == answer_code]
     if not entries:
-        raise RuntimeError("the generation cache holds no answers made by this code: run the workbook first")
+        raise RuntimeError("the generation cache holds no answers made by this answer code: run the workbook first")
+    return write_recording(entries, answer_code, folder)
+
+
+def write_recording(entries: Sequence[dict[str, Any]], answer_code: int, folder: Path | None = None) -> dict[str, Any]:
+    """Write ``entries`` (``key``, ``context``, ``generations``) as the recorded generations, replacing what
+    was there, and the manifest (``MANIFEST.json``: how many batches and answers, the answer-code version,
+    the numerics)."""
+    folder = folder or RECORDED_FOLDER
     for old in folder.glob("*/*.json.gz"):
         old.unlink()
     for entry in entries:
@@ -235,8 +250,11 @@ def record_generations(folder: Path | None = None) -> dict[str, Any]:
         path.parent.mkdir(parents=True, exist_ok=True)
         # mtime=0: the same entry always gives the same bytes, so a rebuild changes only what changed
         path.write_bytes(gzip.compress(json.dumps(entry, sort_keys=True).encode("utf-8"), mtime=0))
+    for empty in folder.glob("*/"):
+        if empty.is_dir() and not any(empty.iterdir()):
+            empty.rmdir()
     manifest = {"batches": len(entries), "answers": sum(len(e["generations"]) for e in entries),
-                "code": code, "version": CACHE_VERSION,
+                "answer_code": answer_code, "version": CACHE_VERSION,
                 "numerics": sorted({json.dumps(e["context"]["numerics"], sort_keys=True) for e in entries})}
     (folder / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest

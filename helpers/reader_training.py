@@ -10,14 +10,16 @@ They replaced 545 templated questions, chosen on dev (notebook 04, "What else wa
 
 Training takes 30-45 minutes on 2 CPU cores, so ``make adapters`` (``scripts/train_reader.py``) trains it
 once and the repository ships it in ``adapters/reader/`` with ``manifest.json``: the base model, a fingerprint
-of the data, code and settings it was trained from, the training log and cost, and its dev metrics.
-:func:`load_reader` refuses a stale adapter (its fingerprint no longer matches), and so does the test suite.
+of the data files, recipe versions and settings it was trained from, a hash of the rendered training examples,
+the training log and cost, and its dev metrics. :func:`load_reader` refuses a stale adapter (its fingerprint no
+longer matches). No source code is hashed: a comment or a refactor changes nothing, and a change that renders
+other training examples fails the golden test (``tests/test_golden.py``), which says to bump
+:data:`READER_RECIPE_VERSION` and run ``make adapters``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -28,7 +30,7 @@ from helpers.adapters import AdapterError, load_adapter, read_training_run
 from helpers.chunking import ChunkingConfig
 from helpers.config import get_settings
 from helpers.data import load_kb, load_kb_questions, load_written_reading_questions
-from helpers.finetune import ALL_LINEAR, LoraSettings, SFTExample, task_a_examples
+from helpers.finetune import ALL_LINEAR, TRAINING_RECIPE_VERSION, LoraSettings, SFTExample, task_a_examples
 from helpers.models import PACKAGED_MODELS
 from helpers.prompts import JSON_RAG_INSTRUCTION
 
@@ -41,6 +43,10 @@ if TYPE_CHECKING:
 
 #: The shipped reader, trained by ``make adapters`` on the default base model.
 READER_DIR = Path(__file__).resolve().parent.parent / "adapters" / "reader"
+#: The version of the reader's recipe: which questions it trains on and how its RAFT examples are built (the
+#: chunks, the retriever, the prompt, the target). Part of the shipped reader's fingerprint: bump it, and retrain
+#: with ``make adapters``, when the rendered training examples change (``tests/test_golden.py`` says when).
+READER_RECIPE_VERSION = 1
 #: Chunks in the reader's prompt (the same ``k`` the RAG systems use).
 READER_K = 3
 #: Share of answerable training questions that also get a distractors-only example (target: abstain), chosen
@@ -109,26 +115,29 @@ def _file_hash(path: Path) -> str:
 
 def reader_inputs(base_model: str | None = None, *, lora: LoraSettings = READER_LORA,
                   abstain_share: float = READER_ABSTAIN_SHARE) -> dict[str, Any]:
-    """Everything the shipped reader is a function of: data files, the code that builds its examples,
-    the settings and the base model (hashes, so the manifest stays short)."""
-    from helpers import chunking, finetune, prompts
-    from helpers.retrieval import build_retriever
+    """Everything the shipped reader is a function of: the data files (hashed, so the manifest stays short),
+    the recipe versions, the settings and the base model. What the code does with them is pinned by the golden
+    test of the rendered examples (:func:`examples_hash`), never by the code's text."""
+    from helpers.retrieval import DEFAULT_METHOD
 
     data = get_settings().data_dir
     files = sorted([*(data / "kb").glob("*.md"), data / "kb_questions.jsonl", data / "kb_reading_questions_written.jsonl"])
-    code = "\n".join([inspect.getsource(chunking), *(inspect.getsource(f) for f in (
-        finetune.task_a_examples, finetune._support_chunks, finetune.tokenize_example, finetune.render_example,
-        finetune.train_lora, finetune.add_lora, finetune.lora_config, prompts.json_rag_prompt, prompts.context_prompt,
-        prompts.format_passages, prompts.json_answer, reader_questions, reader_examples))])
     return {
         "base_model": base_model or get_settings().llm,
         "data": hashlib.sha256("".join(f"{p.name}:{_file_hash(p)}" for p in files).encode()).hexdigest()[:16],
-        "code": hashlib.sha256(code.encode()).hexdigest()[:16],
+        "recipe": {"reader": READER_RECIPE_VERSION, "training": TRAINING_RECIPE_VERSION},
         "settings": {"lora": asdict(lora.resolved()), "k": READER_K, "abstain_share": abstain_share,
                      "chunking": asdict(ChunkingConfig()),
-                     "method": inspect.signature(build_retriever).parameters["method"].default, "instruction": JSON_RAG_INSTRUCTION,
+                     "method": DEFAULT_METHOD, "instruction": JSON_RAG_INSTRUCTION,
                      "embedder": get_settings().embedder},
     }
+
+
+def examples_hash(examples: Sequence[SFTExample]) -> str:
+    """A short hash of the rendered training examples (messages, target, kind, question): what the reader
+    was made from, recorded in its manifest and checked by the golden test."""
+    payload = json.dumps([asdict(e) for e in examples], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 def reader_fingerprint(base_model: str | None = None, **kwargs: Any) -> str:
@@ -151,8 +160,8 @@ def read_manifest(folder: str | Path = READER_DIR) -> dict[str, Any]:
 
 
 def check_reader(folder: str | Path = READER_DIR, base_model: str | None = None) -> dict[str, Any]:
-    """The manifest, after checking the adapter's files and that it was trained from today's data, code and
-    settings for ``base_model`` (default: the configured model).
+    """The manifest, after checking the adapter's files and that it was trained from today's data, recipe
+    versions and settings for ``base_model`` (default: the configured model).
 
     Raises:
         AdapterError: damaged, missing, for another base model, or stale (the message says how to retrain).
@@ -165,7 +174,7 @@ def check_reader(folder: str | Path = READER_DIR, base_model: str | None = None)
                            "train one for this model with `make adapters` (or the gpu profile of notebook 04).")
     expected = reader_fingerprint(base_model)
     if manifest.get("fingerprint") != expected:
-        raise AdapterError(f"The reader in {folder} is stale: it was trained from other data, code or settings "
+        raise AdapterError(f"The reader in {folder} is stale: it was trained from other data, recipe versions or settings "
                            f"(fingerprint {manifest.get('fingerprint')} != {expected}). Retrain it with `make adapters`.")
     return manifest
 

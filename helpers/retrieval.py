@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 Method = Literal["dense", "bm25", "hybrid"]
 METHODS: tuple[str, ...] = ("dense", "bm25", "hybrid")
+#: The retrieval method :func:`build_retriever` uses unless told otherwise.
+DEFAULT_METHOD = "dense"
 
 
 @dataclass(frozen=True)
@@ -334,7 +336,7 @@ class Retriever:
 
 def build_retriever(
     docs: Any,
-    method: Method = "dense",
+    method: Method = DEFAULT_METHOD,
     rerank: Reranker | None = None,
     chunking: ChunkingConfig | str | None = None,
     embedder: Any = None,

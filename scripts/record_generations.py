@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import helpers.generation  # noqa: E402,F401  (registers the code whose hash keys the answers)
+from helpers.generation import ANSWER_CODE_VERSION  # noqa: E402
 from helpers.generation_cache import clear_generation_cache, record_generations  # noqa: E402
 
 
@@ -36,9 +36,9 @@ def main() -> int:
         if run.returncode:
             print("the workbook did not run through: the recording is left as it was", file=sys.stderr)
             return run.returncode
-    manifest = record_generations()
+    manifest = record_generations(ANSWER_CODE_VERSION)
     print(f"recorded {manifest['answers']} answers in {manifest['batches']} batches into generations/ "
-          f"(code {manifest['code']})")
+          f"(answer code version {manifest['answer_code']})")
     return 0
 
 

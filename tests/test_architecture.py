@@ -159,3 +159,12 @@ def test_the_product_refers_to_no_file_outside_its_repository():
                  and outside in (REPO / name).read_text(encoding="utf-8", errors="ignore")]
     assert not offenders, f"files that refer to {outside}, which a user's clone does not have: {offenders}"
     assert (REPO / "docs" / "CLAIMS.md").is_file()
+
+
+def test_no_validity_key_hashes_source_code():
+    """Validity is decided by explicit versions and the data an artifact was made from (tests/test_golden.py),
+    never by the text of the code: no helpers module reads source or code objects."""
+    found = [f"{path.relative_to(REPO)}:{number}" for path in sorted(HELPERS.rglob("*.py"))
+             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if any(word in line for word in ("getsource", "__code__", "co_code", "getsourcelines"))]
+    assert not found, f"source text in a validity key: {found}"

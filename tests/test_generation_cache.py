@@ -128,12 +128,11 @@ def test_recorded_generations_are_read_after_the_local_cache_and_can_be_turned_o
 
     recorded = tmp_path / "recorded"
     monkeypatch.setattr(gc, "RECORDED_FOLDER", recorded)
-    monkeypatch.setattr(gc, "generation_code_hash", lambda: "code-now")
     key, other = "cd" * 32, "ef" * 32
-    save_batch(key, [{"text": "recorded"}], {"code": "code-now", "numerics": {"threads": 2}})
-    save_batch(other, [{"text": "old code"}], {"code": "code-before", "numerics": {"threads": 2}})
-    manifest = gc.record_generations(recorded)
-    assert (manifest["batches"], manifest["answers"], manifest["code"]) == (1, 1, "code-now")  # old code: left out
+    save_batch(key, [{"text": "recorded"}], {"answer_code": 7, "numerics": {"threads": 2}})
+    save_batch(other, [{"text": "old code"}], {"answer_code": 6, "numerics": {"threads": 2}})
+    manifest = gc.record_generations(7, recorded)
+    assert (manifest["batches"], manifest["answers"], manifest["answer_code"]) == (1, 1, 7)  # old code: left out
     assert [e["key"] for e in gc.recorded_entries(recorded)] == [key]
     clear_generation_cache()
     monkeypatch.setenv("WORKBOOK_RECORDED_GENERATIONS", "1")
@@ -144,7 +143,7 @@ def test_recorded_generations_are_read_after_the_local_cache_and_can_be_turned_o
     monkeypatch.setenv("WORKBOOK_RECORDED_GENERATIONS", "0")
     assert load_batch(key) is None
     with pytest.raises(RuntimeError, match="run the workbook first"):
-        gc.record_generations(recorded)  # an empty local cache never wipes the recording
+        gc.record_generations(7, recorded)  # an empty local cache never wipes the recording
 
 
 @pytest.mark.slow
@@ -158,18 +157,13 @@ def test_the_key_does_not_depend_on_where_the_model_was_loaded_from(llm):
     assert tokenizer_identity(moved) == tokenizer_identity(llm.tokenizer)
 
 
-def test_a_change_to_the_answer_code_changes_every_key():
-    import helpers.generation as generation
-    from helpers.generation_cache import generation_code_hash, register_answer_code
+@pytest.mark.slow
+def test_the_answer_code_version_is_in_every_key_and_the_code_text_is_not(llm):
+    """Bumping ANSWER_CODE_VERSION changes every key; the source of the answer code is not read at all (a
+    comment in it changes nothing: ``tests/test_golden.py::test_a_comment_changes_nothing``)."""
+    import helpers.generation_cache as gc
+    from helpers.generation import ANSWER_CODE_VERSION
 
-    before = generation_code_hash()
-
-    def _finish(*args):  # another body under the same name
-        return None
-
-    register_answer_code(generation._generate_batch, _finish)
-    try:
-        assert generation_code_hash() != before
-    finally:
-        register_answer_code(generation._generate_batch, generation._finish)
-    assert generation_code_hash() == before
+    decoding = {"max_new_tokens": 8}
+    now = gc.batch_key(gc.call_context(llm, decoding, ANSWER_CODE_VERSION), ["a"])
+    assert now != gc.batch_key(gc.call_context(llm, decoding, ANSWER_CODE_VERSION + 1), ["a"])
