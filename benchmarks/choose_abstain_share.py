@@ -28,12 +28,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from helpers.comparison import intervals  # noqa: E402
-from helpers.config import seed_everything  # noqa: E402
-from helpers.data import load_kb, load_kb_questions  # noqa: E402
-from helpers.finetune import TASK_A_ABSTAIN_SHARE, TASK_A_LORA, load_or_train_adapter, task_a_examples  # noqa: E402
-from helpers.models import load_embedder  # noqa: E402
+from helpers.finetune import TASK_A_ABSTAIN_SHARE, TASK_A_LORA, task_a_examples  # noqa: E402
 from helpers.retrieval import build_retriever  # noqa: E402
+from helpers.runtime.adapter_cache import load_or_train_adapter  # noqa: E402
+from helpers.runtime.config import seed_everything  # noqa: E402
+from helpers.runtime.models import load_embedder  # noqa: E402
 from helpers.systems import build_system, evaluate_systems  # noqa: E402
+from helpers.workbook.data import load_kb, load_kb_questions  # noqa: E402
 
 K = 3  # as in notebooks 04 and 05
 

@@ -21,12 +21,12 @@ from pathlib import Path
 import pandas as pd
 
 from helpers.comparison import outcomes, paired
-from helpers.config import seed_everything
-from helpers.data import load_kb, load_kb_questions
-from helpers.models import load_embedder, load_llm
-from helpers.reader_training import load_reader
 from helpers.retrieval import build_retriever
+from helpers.runtime.config import seed_everything
+from helpers.runtime.models import load_embedder, load_llm
 from helpers.systems import build_system
+from helpers.workbook.data import load_kb, load_kb_questions
+from helpers.workbook.reader import load_reader
 
 OUT = Path(__file__).resolve().parent.parent / "results" / "benchmarks" / "dtype_dev.json"
 

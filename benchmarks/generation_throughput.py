@@ -24,12 +24,12 @@ from pathlib import Path
 
 import torch
 
-from helpers.config import seed_everything
-from helpers.data import load_kb, load_kb_questions
 from helpers.generation import generate, render_prompt
-from helpers.models import load_embedder, load_llm
 from helpers.prompts import rag_prompt
 from helpers.retrieval import build_retriever
+from helpers.runtime.config import seed_everything
+from helpers.runtime.models import load_embedder, load_llm
+from helpers.workbook.data import load_kb, load_kb_questions
 
 OUT = Path(__file__).resolve().parent.parent / "results" / "benchmarks" / "generation_throughput.json"
 

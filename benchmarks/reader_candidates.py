@@ -1,6 +1,6 @@
 """The reader's candidates on the dev questions: what else was tried against the shipped reader.
 
-Each candidate is a variant of the shipped reader's recipe (``helpers.reader_training``), measured on all
+Each candidate is a variant of the shipped reader's recipe (``helpers.workbook.reader_training``), measured on all
 46 dev questions (never on test) with the same retriever and compared question by question with the shipped
 reader (:func:`helpers.comparison.compare_candidates`):
 
@@ -13,7 +13,7 @@ reader (:func:`helpers.comparison.compare_candidates`):
 
 The per-question outcomes go to ``benchmarks/reader_candidates.csv`` (committed; notebook 04 shows the table):
 a run replaces the rows of the shipped reader, plain RAG and the ``--k`` candidates and keeps those of trained
-candidates not given again. **Rules**, fixed before the candidates ran (``helpers.reader_training.reader_candidates``):
+candidates not given again. **Rules**, fixed before the candidates ran (``helpers.workbook.reader_training.reader_candidates``):
 a trained candidate replaces the shipped reader if it handles more dev questions right (a correct answer, or "I
 don't know" to an unanswerable question); a change of ``k`` only if it handles *distinguishably* more right
 (paired, exact McNemar p < 0.05: notebook 03's rule for ``k``, which the other systems share). The script fails
@@ -35,18 +35,13 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from helpers.config import seed_everything  # noqa: E402
-from helpers.data import load_kb, load_kb_questions  # noqa: E402
-from helpers.models import load_embedder, load_llm  # noqa: E402
-from helpers.reader_training import (  # noqa: E402
-    READER_CANDIDATES,
-    READER_K,
-    SHIPPED_READER,
-    load_reader,
-    reader_candidates,
-)
 from helpers.retrieval import build_retriever  # noqa: E402
+from helpers.runtime.config import seed_everything  # noqa: E402
+from helpers.runtime.models import load_embedder, load_llm  # noqa: E402
 from helpers.systems import build_system, evaluate_systems  # noqa: E402
+from helpers.workbook.data import load_kb, load_kb_questions  # noqa: E402
+from helpers.workbook.reader import READER_K, load_reader  # noqa: E402
+from helpers.workbook.reader_training import READER_CANDIDATES, SHIPPED_READER, reader_candidates  # noqa: E402
 
 PLAIN_RAG = f"plain RAG (k = {READER_K})"  # for reference: what the reader must beat (not a candidate)
 #: The per-question columns kept: enough for every rate of compare_candidates and to read the answers.

@@ -23,12 +23,12 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from helpers.ann import compare_faiss_indexes, synthetic_vectors  # noqa: E402
 from helpers.chunking import chunk_text  # noqa: E402
-from helpers.config import get_settings, seed_everything  # noqa: E402
-from helpers.data import load_kb  # noqa: E402
-from helpers.models import load_embedder  # noqa: E402
 from helpers.retrieval import build_retriever  # noqa: E402
+from helpers.runtime.config import get_settings, seed_everything  # noqa: E402
+from helpers.runtime.models import load_embedder  # noqa: E402
+from helpers.workbook.ann import compare_faiss_indexes, synthetic_vectors  # noqa: E402
+from helpers.workbook.data import load_kb  # noqa: E402
 
 
 def indexing_overhead(repeats: int) -> pd.DataFrame:

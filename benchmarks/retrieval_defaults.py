@@ -1,6 +1,6 @@
 """Retrieval defaults that generalize: choose on tuning corpora, check on test splits and a held-out corpus.
 
-1. **Choose.** Every candidate pipeline (``helpers.retrieval_defaults.CANDIDATES``: dense or hybrid,
+1. **Choose.** Every candidate pipeline (``helpers.workbook.retrieval_defaults.CANDIDATES``: dense or hybrid,
    markdown chunks of 128–400 words) is measured on the train + dev questions of the knowledge base and
    the Python FAQ next to the plain baseline (sentence-transformers + FAISS over whole passages, same
    embedder); the maximin rule picks the one whose worst corpus is best. The script fails if that is not
@@ -29,11 +29,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from helpers.chunking import ChunkingConfig  # noqa: E402
-from helpers.config import seed_everything  # noqa: E402
-from helpers.models import load_embedder  # noqa: E402
-from helpers.rerank_training import load_or_train_reranker  # noqa: E402
 from helpers.retrieval import Retriever  # noqa: E402
-from helpers.retrieval_defaults import (  # noqa: E402
+from helpers.runtime.config import seed_everything  # noqa: E402
+from helpers.runtime.models import load_embedder  # noqa: E402
+from helpers.workbook.rerank_training import load_or_train_reranker  # noqa: E402
+from helpers.workbook.retrieval_defaults import (  # noqa: E402
     BASELINE,
     CANDIDATES,
     DEFAULT,

@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 from nbclient.exceptions import CellExecutionError  # noqa: E402
 from run_notebooks import run_notebook  # noqa: E402
 
-from helpers.config import get_settings, machine_info  # noqa: E402
-from helpers.generation_cache import clear_generation_cache  # noqa: E402
+from helpers.runtime.config import get_settings, machine_info  # noqa: E402
+from helpers.runtime.generation_cache import clear_generation_cache  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 

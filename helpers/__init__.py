@@ -11,16 +11,17 @@ helpers`` does not import torch, the first model load does)::
 from helpers.adapters import load_adapter
 from helpers.chunking import ChunkingConfig
 from helpers.comparison import compare, recommendations
-from helpers.config import get_settings, start_notebook
-from helpers.data import load_kb, load_kb_questions
 from helpers.documents import Document, load_documents
-from helpers.finetune import load_or_train_adapter, train_lora
+from helpers.finetune import train_lora
 from helpers.generation import generate
-from helpers.models import load_embedder, load_llm
-from helpers.persistence import load_index, save_index
 from helpers.rag import Answer
 from helpers.retrieval import Hit, Retriever, build_retriever, build_retriever_from_folder
+from helpers.runtime.adapter_cache import load_or_train_adapter
+from helpers.runtime.config import get_settings, start_notebook
+from helpers.runtime.models import load_embedder, load_llm
+from helpers.runtime.persistence import load_index, save_index
 from helpers.systems import System, build_system, evaluate_systems, knowledge_update
+from helpers.workbook.data import load_kb, load_kb_questions
 
 __all__ = [
     "Answer", "ChunkingConfig", "Document", "Hit", "Retriever", "System",

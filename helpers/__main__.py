@@ -1,7 +1,7 @@
-"""``python -m helpers``: the same as the ``llm-workbook`` command (:mod:`helpers.cli`)."""
+"""``python -m helpers``: the same as the ``llm-workbook`` command (:mod:`helpers.workbook.cli`)."""
 
 import sys
 
-from helpers.cli import main
+from helpers.workbook.cli import main
 
 sys.exit(main())

@@ -1,4 +1,5 @@
-"""Saved LoRA adapters: write, check, load, merge, and the record of how each was trained.
+"""LoRA adapters: their settings (:class:`LoraSettings`), saved adapters (write, check, load, merge) and the
+record of how each was trained.
 
 An adapter folder: peft's ``adapter_config.json`` and ``adapter_model.safetensors``, and ``training.json``
 (a :class:`TrainingRun`). Reading checks every file and raises :class:`AdapterError` naming a missing,
@@ -14,11 +15,52 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from helpers.models import load_llm
-from helpers.storage import atomic_folder, check_target_folder
+from helpers.runtime.config import get_settings
+from helpers.runtime.models import load_llm
+from helpers.runtime.storage import atomic_folder, check_target_folder
 
 if TYPE_CHECKING:
-    from helpers.models import LLM
+    from helpers.runtime.models import LLM
+
+
+#: The version of the training recipe (:func:`helpers.finetune.tokenize_example`'s loss mask and
+#: :func:`helpers.finetune.train_lora`'s loop): part of every cached adapter's key and of the shipped reader's
+#: fingerprint. Bump it when training on the same examples with the same settings would give another adapter;
+#: a comment or a refactor changes nothing.
+TRAINING_RECIPE_VERSION = 1
+
+
+@dataclass
+class LoraSettings:
+    """What is trained and how. ``steps``/``batch_size`` default to the profile's settings."""
+
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    target_modules: tuple[str, ...] = ("q_proj", "v_proj")
+    learning_rate: float = 1e-3
+    steps: int | None = None
+    batch_size: int | None = None
+    max_length: int = 1024
+    warmup_steps: int = 5
+    seed: int | None = None
+    qlora: bool | None = None  # 4-bit base (bitsandbytes), only on CUDA; default: the profile's
+    group_by_length: bool = False  # batch examples of similar length (less padding when prompts vary in length)
+    cpu_bf16: bool = False  # on a CPU with native bf16 (AVX-512 BF16/AMX), train under bf16 autocast (~1.7x faster)
+
+    def resolved(self) -> LoraSettings:
+        """A copy with every ``None`` replaced by the profile's value."""
+        settings = get_settings()
+        profile = settings.profile
+        return LoraSettings(**{**asdict(self), "steps": self.steps or profile.train_steps,
+                               "batch_size": self.batch_size or profile.train_batch_size,
+                               "qlora": profile.qlora if self.qlora is None else self.qlora,
+                               "seed": settings.seed if self.seed is None else self.seed,
+                               "target_modules": tuple(self.target_modules)})
+
+
+#: Every linear layer of a Llama/Qwen-style block (attention and MLP).
+ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 class AdapterError(RuntimeError):

@@ -6,7 +6,7 @@ Strategies (compared in notebook 02): ``"fixed"``, windows of ``size`` tokens ov
 with its heading path (``Title > Section``); ``"none"``, whole documents. A *token* is a whitespace-separated
 word (about 1.3 word pieces). The default, markdown chunks of at most 400 words, keeps sections and short
 passages whole; MiniLM reads the first ~200 words of a chunk (its 256-piece window), the LLM all of it.
-It was chosen across corpora (:mod:`helpers.retrieval_defaults`): smaller chunks win on the knowledge
+It was chosen across corpora (:mod:`helpers.workbook.retrieval_defaults`): smaller chunks win on the knowledge
 base but split short FAQ answers and fall below a whole-passage baseline there.
 """
 

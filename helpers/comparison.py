@@ -3,13 +3,15 @@
 :func:`system_metrics` turns one system's rows (from :func:`helpers.systems.evaluate_systems`) into a
 row of the comparison, :func:`compare` does it for all; :func:`intervals` gives each rate its n and
 95% interval, :func:`paired` compares two systems question by question, and :func:`recommendations`
-states which approach those paired tests support, so the advice is computed, not typed.
+(the workbook's four systems) and :func:`summary_recommendations` (a run on your documents) state which
+approach those paired tests support, so the advice is computed, not typed.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -90,7 +92,7 @@ def compare_candidates(scores: pd.DataFrame, reference: str) -> pd.DataFrame:
     right abstentions (unanswerable ones) and ``correct source cited`` where measured, each as "k/n (95% CI)";
     then the paired test of handled right against ``reference``: ``difference``, ``p`` (exact McNemar) and
     ``verdict`` (``"better"``/``"worse"`` only where the test separates them, else ``"not distinguishable"``).
-    Which rule adopts a candidate is the caller's (e.g. :func:`helpers.reader_training.reader_candidates`).
+    Which rule adopts a candidate is the caller's (e.g. :func:`helpers.workbook.reader_training.reader_candidates`).
 
     Raises:
         KeyError: ``reference`` is not a system of ``scores``.
@@ -173,4 +175,51 @@ def recommendations(scores: pd.DataFrame, *, prompt_only: str, rag: str, lora: s
                    f"({update.loc[rag, 'update_seconds']:.2f} s) {rag} gives the new answer for {fresh[rag]} of the changed "
                    f"facts, {lora} for {fresh[lora]} until it is retrained "
                    f"({update.loc[lora, 'update_seconds']:.0f} s of training).")
+    return out
+
+
+def summary_recommendations(summary: Mapping[str, Any]) -> list[str]:
+    """Plain-language advice from the paired tests of a run on your documents
+    (:func:`helpers.workbook.your_data.summarize_results`: systems ``prompt``, ``rag``, ``lora+rag``): which approach the
+    measurements support, and where they cannot tell (with the number of questions that would)."""
+    if not summary["paired"]:
+        ungraded = summary.get("graded", {}).get("not yet", 0)
+        return [f"Nothing is scored yet: {ungraded} answers wait for a verdict. Fill in the 'verdict' column of "
+                "results.csv (correct / wrong) and run `llm-workbook score results.csv`."]
+    tests = {(t["a"], t["b"]): t for t in summary["paired"] if t["metric"] == "accuracy"}
+    sources = next((t for t in summary["paired"] if t["metric"] == "correct source cited"), None)
+    out = []
+    rag = tests.get(("rag", "prompt"))
+    if rag:
+        if rag["verdict"] == "holds" and rag["difference"] > 0:
+            out.append(f"Retrieve: RAG answers your questions better than the model alone. {rag['sentence']}.")
+        else:
+            out.append(f"RAG is not shown to beat the model alone on these questions; check retrieval (hit@k) and "
+                       f"the answers before building on it. {rag['sentence']}.")
+    reader = tests.get(("lora+rag", "rag"))
+    if reader:
+        if reader["verdict"] == "holds" and reader["difference"] > 0:
+            out.append(f"Fine-tune the behaviour, retrieve the knowledge: the fine-tuned reader reads your retrieved "
+                       f"documents better than the base model. {reader['sentence']}.")
+        elif reader["verdict"] == "contradicted":  # distinguishably worse
+            out.append(f"The fine-tuned reader does worse than plain RAG on your documents; stay with RAG. "
+                       f"{reader['sentence']}.")
+        else:
+            out.append(f"The fine-tuned reader and plain RAG are not distinguishable on your questions; prefer the "
+                       f"simpler RAG until more questions say otherwise. {reader['sentence']}.")
+    if sources and sources["verdict"] == "holds" and sources["difference"] > 0:
+        out.append(f"Fine-tune for traceable answers: the reader cites the right source far more often. "
+                   f"{sources['sentence']}.")
+    retrieval = summary.get("retrieval")
+    if retrieval and retrieval.get(f"answer in top-{retrieval['k']}"):
+        found = retrieval[f"answer in top-{retrieval['k']}"]
+        out.append(f"Retrieval puts the gold answer into the {retrieval['k']} chunks the RAG systems read for "
+                   f"{found['k']}/{found['n']} answerable questions ({found['value']:.0%}, 95% CI {found['low']:.0%}-"
+                   f"{found['high']:.0%}): that is the ceiling for any reader; answers below it are reading failures.")
+    if retrieval and retrieval.get(f"hit@{retrieval['k']}"):
+        hit = retrieval[f"hit@{retrieval['k']}"]
+        if hit["value"] < 0.7:
+            out.append(f"Retrieval finds a source document in the top {retrieval['k']} for only {hit['k']}/{hit['n']} "
+                       f"questions ({hit['value']:.0%}, 95% CI {hit['low']:.0%}-{hit['high']:.0%}): no reader can "
+                       "answer from chunks it is not given; try --method hybrid or more --k (notebook 03).")
     return out

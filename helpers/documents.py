@@ -232,4 +232,3 @@ def as_doc_triples(docs: Any) -> list[tuple[str, str, str]]:
                          "than once in the input. Give every document a unique id (to replace an indexed "
                          "document, pass only its new version to Retriever.add()).")
     return triples
-

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from helpers.config import get_settings
 from helpers.documents import checksum
-from helpers.models import load_embedder
-from helpers.storage import atomic_file
+from helpers.runtime.config import get_settings
+from helpers.runtime.models import load_embedder
+from helpers.runtime.storage import atomic_file
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -24,7 +24,7 @@ _EMBEDDERS: dict[str, SentenceTransformer] = {}
 
 
 def get_embedder(embedder: SentenceTransformer | str | None = None) -> SentenceTransformer:
-    """An embedder object; names are loaded once per process with :func:`helpers.models.load_embedder`."""
+    """An embedder object; names are loaded once per process with :func:`helpers.runtime.models.load_embedder`."""
     if embedder is not None and not isinstance(embedder, str):
         return embedder
     name = embedder or get_settings().embedder

@@ -3,7 +3,9 @@
 Answers, against a gold answer and its aliases: :func:`exact_match`, :func:`contains_match` (whole
 words; lenient, so "The window is 45 days." is right), :func:`token_f1` (SQuAD style), :func:`is_abstention`
 (for unanswerable questions, abstaining *is* correct). Format: :func:`parse_json_object`. Rankings:
-:func:`recall_at_k`, :func:`mrr_at_k`, :func:`ndcg_at_k`, :func:`retrieval_report`.
+:func:`recall_at_k`, :func:`mrr_at_k`, :func:`ndcg_at_k`, :func:`retrieval_report`; of a retriever:
+:func:`evaluate_retrievers`, :func:`retrieval_per_query`. Evaluation scores; it
+never generates (asking a model is :mod:`helpers.systems`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import math
 import re
 import string
+import time
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -20,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from helpers.generation import Generation, generate
 from helpers.uncertainty import rate
 
 if TYPE_CHECKING:
-    from helpers.data import Question
-    from helpers.models import LLM
+    from helpers.generation import Generation
+    from helpers.retrieval import Retriever
+    from helpers.workbook.data import Question
 
 # --------------------------------------------------------------------------- normalization
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -186,28 +189,6 @@ def score_generations(
     return pd.DataFrame(rows)
 
 
-def evaluate_prompts(
-    llm: LLM,
-    questions: Sequence[Question],
-    prompts: Sequence[Any],
-    *,
-    label: str,
-    required_keys: Sequence[str] | None = None,
-    extract: Callable[[str], str] | None = None,
-    updated: bool = False,
-    **generate_kwargs: Any,
-) -> pd.DataFrame:
-    """Generate one answer per prompt (string or chat messages) and score it: the one call behind every
-    measured technique. ``label`` names the technique (``system`` column); ``required_keys`` and
-    ``updated`` are as in :func:`score_generations`; ``extract`` turns the raw output into the answer to
-    score (e.g. ``json_field("answer")``; default: the raw text); ``generate_kwargs`` go to
-    :func:`helpers.generation.generate` (``system``, ``max_new_tokens``, ``temperature``, ``stop``, ...)."""
-    generations = generate(llm, list(prompts), desc=label, **generate_kwargs)
-    answers = [extract(g.text) for g in generations] if extract is not None else None
-    return score_generations(questions, generations, answers=answers, required_keys=required_keys,
-                             updated=updated, system=label)
-
-
 #: Per-question outcomes behind every reported rate: name -> (questions counted, the column a system must
 #: have measured, outcome). :func:`summarize`, :func:`helpers.comparison.system_metrics` and the
 #: intervals and paired tests of :mod:`helpers.comparison` all count from this one table.
@@ -333,3 +314,31 @@ def retrieval_report(
         row["nDCG@10"] = sum(ndcg_at_k(r, rel) for r, rel in zip(ranked_lists, relevant)) / len(relevant)
         table[name] = row
     return pd.DataFrame(table).T
+
+
+def evaluate_retrievers(
+    retrievers: Mapping[str, Retriever],
+    queries: Sequence[str],
+    relevant: Sequence[Iterable[str]],
+    *,
+    k: int = 10,
+    ks: Sequence[int] = (1, 5, 10),
+) -> pd.DataFrame:
+    """Document-level recall@k, MRR@10 and nDCG@10 per retriever (a document counts once however
+    many of its chunks are hit), plus ``ms/query``, the mean search latency. ``table.attrs["rankings"]``
+    keeps each retriever's document rankings, for per-question scores without searching again."""
+    runs, latency = {}, {}
+    for name, retriever in retrievers.items():
+        t0 = time.perf_counter()
+        runs[name] = retriever.search_documents_many(queries, k)
+        latency[name] = 1000 * (time.perf_counter() - t0) / max(len(queries), 1)
+    table = retrieval_report(runs, list(relevant), ks=ks)
+    table["ms/query"] = [latency[n] for n in table.index]
+    table.attrs["rankings"] = runs
+    return table
+
+
+def retrieval_per_query(retriever: Retriever, questions: Sequence[str], relevant: Sequence[Iterable[str]]) -> pd.DataFrame:
+    """Each question's document-level recall@1/5, MRR@10 and nDCG@10 with ``retriever`` (one row per
+    question, :func:`helpers.evaluation.per_query_scores`): for paired tests between two configurations."""
+    return per_query_scores(retriever.search_documents_many(list(questions), 10), [set(r) for r in relevant])

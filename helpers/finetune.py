@@ -1,52 +1,49 @@
-"""LoRA fine-tuning with transformers + peft: training examples, loss masking, training, the adapter cache.
+"""LoRA fine-tuning with transformers + peft: training examples, loss masking, training.
 
 :func:`task_a_examples` / :func:`task_b_examples` build chat examples from train/dev questions (never
 ``test``); :func:`tokenize_example` masks the loss to the assistant's tokens; :func:`train_lora` adds
-low-rank adapters, trains and saves them (:mod:`helpers.adapters`); :func:`load_or_train_adapter` caches
-them under ``<cache>/adapters/`` by fingerprint, so notebook 05 reuses notebook 04's. On CUDA the base
+low-rank adapters, trains and saves them (:mod:`helpers.adapters`). The cache of trained adapters
+(``load_or_train_adapter``) wraps it from outside (:mod:`helpers.runtime.adapter_cache`). On CUDA the base
 trains in bf16 (or fp16), in 4 bits with ``qlora=True`` and bitsandbytes; on CPU in fp32, or under bf16
 autocast with ``cpu_bf16=True`` where the CPU has native bf16.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from helpers.adapters import (
-    AdapterError,
+    ALL_LINEAR,
+    LoraSettings,
     TrainingRun,
     check_adapter_target,
-    load_adapter,
     peak_rss_gb,
-    read_training_run,
     save_adapter,
 )
-from helpers.config import get_settings
-from helpers.data import load_kb_questions
 from helpers.evaluation import contains_match
-from helpers.generation import Message, to_messages
-from helpers.models import load_llm, resolve_device, resolve_dtype
-from helpers.prompts import ABSTAIN_ANSWER, SHORT_ANSWER, closed_book_prompt, json_answer, json_rag_prompt
+from helpers.generation import to_messages
+from helpers.prompts import (
+    ABSTAIN_ANSWER,
+    SHORT_ANSWER,
+    Message,
+    closed_book_prompt,
+    json_answer,
+    json_rag_prompt,
+)
 from helpers.retrieval import Hit
+from helpers.runtime.config import get_settings
+from helpers.runtime.models import load_llm, resolve_device
+from helpers.workbook.data import load_kb_questions
 
 if TYPE_CHECKING:
-    from helpers.data import Question
-    from helpers.models import LLM
     from helpers.retrieval import Retriever
-
-
-#: The version of the training recipe (:func:`tokenize_example`'s loss mask, :func:`train_lora`'s loop): part of
-#: every cached adapter's key and of the shipped reader's fingerprint. Bump it when training on the same
-#: examples with the same settings would give another adapter; a comment or a refactor changes nothing.
-TRAINING_RECIPE_VERSION = 1
+    from helpers.runtime.models import LLM
+    from helpers.workbook.data import Question
 
 
 @dataclass
@@ -154,38 +151,6 @@ def tokenize_example(tokenizer: Any, example: SFTExample, max_length: int = 1024
 
 
 # --------------------------------------------------------------------------- LoRA
-@dataclass
-class LoraSettings:
-    """What is trained and how. ``steps``/``batch_size`` default to the profile's settings."""
-
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.05
-    target_modules: tuple[str, ...] = ("q_proj", "v_proj")
-    learning_rate: float = 1e-3
-    steps: int | None = None
-    batch_size: int | None = None
-    max_length: int = 1024
-    warmup_steps: int = 5
-    seed: int | None = None
-    qlora: bool | None = None  # 4-bit base (bitsandbytes), only on CUDA; default: the profile's
-    group_by_length: bool = False  # batch examples of similar length (less padding when prompts vary in length)
-    cpu_bf16: bool = False  # on a CPU with native bf16 (AVX-512 BF16/AMX), train under bf16 autocast (~1.7x faster)
-
-    def resolved(self) -> LoraSettings:
-        """A copy with every ``None`` replaced by the profile's value."""
-        settings = get_settings()
-        profile = settings.profile
-        return LoraSettings(**{**asdict(self), "steps": self.steps or profile.train_steps,
-                               "batch_size": self.batch_size or profile.train_batch_size,
-                               "qlora": profile.qlora if self.qlora is None else self.qlora,
-                               "seed": settings.seed if self.seed is None else self.seed,
-                               "target_modules": tuple(self.target_modules)})
-
-
-#: Every linear layer of a Llama/Qwen-style block (attention and MLP).
-ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-
 #: Task A (JSON + sources): the classic minimal target set is enough to learn a format. Steps and
 #: batch size come from the profile (cpu: 60 steps of 1 example, ~2 minutes on 2 cores).
 TASK_A_LORA = LoraSettings(r=8, alpha=16, dropout=0.05, target_modules=("q_proj", "v_proj"), learning_rate=2e-3)
@@ -387,41 +352,3 @@ def train_lora(
     )
     save_adapter(llm, run)
     return run
-
-
-# --------------------------------------------------------------------------- caching
-def fingerprint(examples: Sequence[SFTExample], lora: LoraSettings, base_model: str) -> str:
-    """A short hash of everything that determines an adapter: data, settings, base model and recipe version."""
-    payload = json.dumps({"examples": [asdict(e) for e in examples], "lora": asdict(lora.resolved()),
-                          "base": base_model, "recipe": TRAINING_RECIPE_VERSION}, sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()[:12]
-
-
-def adapter_dir_for(task: str, examples: Sequence[SFTExample], lora: LoraSettings, base_model: str) -> Path:
-    """``<cache>/adapters/<task>-<base>-<fingerprint>``: one folder per distinct training run."""
-    safe = base_model.replace("/", "--")
-    return get_settings().cache_dir / "adapters" / f"{task}-{safe}-{fingerprint(examples, lora, base_model)}"
-
-
-def load_or_train_adapter(task: str, examples: Sequence[SFTExample], *, lora: LoraSettings | None = None,
-                          base_model: str | None = None, retrain: bool = False,
-                          progress: bool = True) -> tuple[LLM, TrainingRun]:
-    """The model with the adapter for ``task`` trained on ``examples``, loaded from the cache or trained
-    now (always with ``retrain=True``), and its :class:`TrainingRun` (see ``loaded_from_cache``)."""
-    lora = lora or LoraSettings()
-    name = base_model or get_settings().llm
-    folder = adapter_dir_for(task, examples, lora, name)
-    if not retrain:
-        try:
-            run = read_training_run(folder)
-            run.loaded_from_cache = True
-            return load_adapter(folder, load_base_for_inference(name, lora)), run
-        except AdapterError as err:
-            if folder.exists():  # a damaged cache entry (not just a missing one): say so, then replace it
-                warnings.warn(f"The cached adapter is unusable, so it is retrained and replaced: {err}",
-                              UserWarning, stacklevel=2)
-    base = load_base_for_training(name, lora)
-    run = train_lora(base, examples, folder, lora=lora, progress=progress)
-    if base.dtype != resolve_dtype(base.device, get_settings().dtype):  # trained in fp32: answer as a cache hit would
-        return load_adapter(folder, load_base_for_inference(name, lora)), run
-    return base, run

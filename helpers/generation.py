@@ -7,7 +7,7 @@ same answer every time; every result carries its token counts and time.
 
 The three steps a learner came to see are :func:`render_prompt` (the chat template), :func:`generate_batch`
 (``model.generate`` on a padded batch) and :func:`cut_answer` (stop at the end token or a stop string).
-Around them, greedy batches are remembered on disk (:mod:`helpers.generation_cache`): a batch already
+Around them, greedy batches are remembered on disk (:mod:`helpers.runtime.generation_cache`): a batch already
 generated with the same model, texts and settings is returned instead of being generated again.
 """
 
@@ -16,17 +16,17 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from tqdm.auto import tqdm
 
-from helpers.config import get_settings
-from helpers.generation_cache import CallCache, cache_enabled
+from helpers.prompts import Message
+from helpers.runtime.config import get_settings
+from helpers.runtime.generation_cache import CallCache, cache_enabled
 
 if TYPE_CHECKING:
-    from helpers.models import LLM
+    from helpers.runtime.models import LLM
 
-Message = dict[str, str]
 Prompt = str | Sequence[Message]
 
 #: The version of the code that turns the model's output into an answer (:func:`generate_batch`,
@@ -127,7 +127,7 @@ def generate(
             the configured seed, so sampled runs repeat too).
         stop: strings that end the answer; the text is cut before the first one.
         progress: show a progress bar (default: for more than one batch or >= 256 tokens to generate).
-        cache: read and write the generation cache (:mod:`helpers.generation_cache`; greedy decoding
+        cache: read and write the generation cache (:mod:`helpers.runtime.generation_cache`; greedy decoding
             only); default: on unless ``WORKBOOK_GENERATION_CACHE=0``. Pass ``False`` to time the model.
             The progress bar shows how many answers came from the cache.
     """
@@ -185,19 +185,6 @@ def tokens_per_second(llm: LLM, prompts: Sequence[Prompt], *, batch_size: int, m
     gens = generate(llm, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=True,
                     desc=desc or f"batch of {batch_size}", cache=False)
     return sum(g.completion_tokens for g in gens) / (time.perf_counter() - start), gens
-
-
-def replay_batch(llm: LLM, texts: Sequence[str], decoding: dict[str, Any]) -> list[Generation]:
-    """Generate one stored batch again with the cache off: the rendered ``texts`` in their stored order, with
-    the ``decoding`` settings of its cache context (:func:`helpers.generation_cache.call_context`). Used to
-    check that a recorded answer is exactly what the model gives."""
-    import torch
-
-    config = _generation_config(decoding["max_new_tokens"], decoding["pad_id"], decoding["end_ids"],
-                                decoding["stop"], 0.0, 1.0)
-    with torch.inference_mode():
-        return generate_batch(llm, list(texts), config, decoding["end_ids"], decoding["stop"],
-                              not decoding["special_tokens"])
 
 
 def _generation_config(max_new_tokens: int, pad_id: int | None, end_ids: list[int], stop: Sequence[str] | None,

@@ -11,8 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from helpers.generation import Message
-from helpers.retrieval import check_texts
+from helpers.runtime.checks import check_texts
 
 if TYPE_CHECKING:
     from helpers.retrieval import Hit
@@ -42,6 +41,8 @@ RAG_INSTRUCTION = f"{SHORT_ANSWER} {CITE} {ABSTAIN}"
 JSON_KEYS = ("answer", "sources")
 
 Passage = tuple[str, str]  # (source id, text)
+#: One chat message: ``{"role": "system" | "user" | "assistant", "content": ...}``.
+Message = dict[str, str]
 
 
 def json_answer(answer: str, sources: Sequence[str] = ()) -> str:
@@ -140,7 +141,7 @@ def injection_succeeded(output: str) -> bool:
 
 
 def check_questions(questions: Sequence[str], caller: str) -> list[str]:
-    """``questions`` as a list of non-blank strings (:func:`~helpers.retrieval.check_texts` for questions)."""
+    """``questions`` as a list of non-blank strings (:func:`~helpers.runtime.checks.check_texts` for questions)."""
     return check_texts(questions, noun="question", caller=caller, one_string_fix="pass [question]",
                        empty_fix="there is nothing to answer. Pass the question's text")
 
@@ -167,6 +168,6 @@ def json_rag_prompt(question: str, hits: Sequence[Hit], *, instruction: str = JS
 
 
 #: ``llm-workbook draft-questions``: one question and its short answer from one passage
-#: (:mod:`helpers.question_drafts`).
+#: (:mod:`helpers.workbook.question_drafts`).
 DRAFT_PROMPT = ("Read the passage and write one question that it answers, then the answer in a few words copied "
                 "from the passage.\n\nPassage:\n{text}\n\nReply in exactly two lines:\nQuestion: ...\nAnswer: ...")

@@ -20,6 +20,7 @@ from helpers.prompts import (
     JSON_RAG_INSTRUCTION,
     RAG_INSTRUCTION,
     check_questions,
+    closed_book_prompt,
     few_shot_messages,
     json_rag_prompt,
     rag_prompt,
@@ -28,9 +29,9 @@ from helpers.prompts import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from helpers.data import Question
-    from helpers.models import LLM
     from helpers.retrieval import Hit, Retriever
+    from helpers.runtime.models import LLM
+    from helpers.workbook.data import Question
 
 _BRACKET = re.compile(r"\[([^\[\]\n]{1,120})\]")
 _QUOTE = re.compile(r"[\"“]([^\"“”]{12,300})[\"”]")
@@ -194,7 +195,7 @@ def to_answer(question: str, generation: Generation, hits: Sequence[Hit] = (), *
 
 def answer_questions(
     llm: LLM,
-    retriever: Retriever,
+    retriever: Retriever | None,
     questions: Sequence[str],
     *,
     k: int = 3,
@@ -205,7 +206,8 @@ def answer_questions(
     style: Literal["text", "json"] = "text",
     shots: Sequence[tuple[str, str]] = (),
 ) -> list[Answer]:
-    """Retrieve ``k`` chunks per question (one batched search), then generate all answers in batches.
+    """Retrieve ``k`` chunks per question (one batched search), then generate all answers in batches; with
+    ``retriever=None`` ask closed-book (:func:`~helpers.prompts.closed_book_prompt` with ``instruction``).
 
     ``style="text"``: :func:`~helpers.prompts.rag_prompt` with ``instruction`` (``None``: "answer
     briefly"), citations in ``[doc-id]`` brackets. ``"json"``: :func:`~helpers.prompts.json_rag_prompt`
@@ -217,6 +219,10 @@ def answer_questions(
         TypeError: ``questions`` is one string instead of a list.
     """
     questions = check_questions(questions, "answer_questions")
+    if retriever is None:
+        prompts = [closed_book_prompt(q, instruction=instruction) for q in questions]
+        gens = generate(llm, prompts, max_new_tokens=max_new_tokens, progress=progress, desc=desc)
+        return [to_answer(q, g, prompt=p, style=style, closed_book=True) for q, g, p in zip(questions, gens, prompts)]
     hits_all = retriever.search_many(questions, k=k)
     if style == "json":
         json_instruction = JSON_RAG_INSTRUCTION if instruction == RAG_INSTRUCTION else instruction

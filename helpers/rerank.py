@@ -3,7 +3,7 @@
 Unlike the embedder (a bi-encoder, encoding them apart), it compares them word by word, at one
 forward pass per candidate, so it re-scores only the few dozen first-stage candidates
 (``build_retriever(..., rerank=reranker)``). No cross-encoder ships in a PyPI package: the offline
-default is trained by :mod:`helpers.rerank_training`; :func:`load_cross_encoder` loads others.
+default is trained by :mod:`helpers.workbook.rerank_training`; :func:`load_cross_encoder` loads others.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from helpers.config import hub_offline
-from helpers.models import ModelNotAvailableError
+from helpers.runtime.config import hub_offline
+from helpers.runtime.models import ModelNotAvailableError
 
 HUB_CROSS_ENCODER = "cross-encoder/ms-marco-MiniLM-L6-v2"
 
@@ -60,6 +60,6 @@ def load_cross_encoder(name: str | Path = HUB_CROSS_ENCODER, *, label: str | Non
     except (OSError, ValueError) as err:
         raise ModelNotAvailableError(
             f"Could not load cross-encoder {str(name)!r} ({'HF_HUB_OFFLINE is set' if hub_offline() else 'not reachable'}). "
-            "Use helpers.rerank_training.load_or_train_reranker() for the offline re-ranker trained on the "
+            "Use helpers.workbook.rerank_training.load_or_train_reranker() for the offline re-ranker trained on the "
             "workbook's data.") from err
     return CrossEncoderReranker(model, label or str(name))

@@ -7,15 +7,14 @@ Chunks (:mod:`helpers.chunking`) are embedded (:mod:`helpers.embedding`) into an
 64-bit ids, so one document can be replaced without re-embedding the rest; BM25 (``bm25s``) has no
 incremental update and is rebuilt after each change (milliseconds). ``hybrid`` fuses both rankings by
 reciprocal rank fusion; a re-ranker (:mod:`helpers.rerank`) re-scores the candidates. Saving and
-loading live beside this module, in :mod:`helpers.persistence`.
+loading live beside this module, in :mod:`helpers.runtime.persistence`.
 """
 
 from __future__ import annotations
 
-import operator
 import time
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -25,10 +24,9 @@ import numpy as np
 from helpers.chunking import Chunk, ChunkingConfig, chunk_text
 from helpers.documents import as_doc_triples, checksum, load_documents
 from helpers.embedding import EmbeddingCache, default_cache, embed, embedder_name, embedding_dim, get_embedder
-from helpers.evaluation import per_query_scores, retrieval_report
+from helpers.runtime.checks import check_count, check_texts
 
 if TYPE_CHECKING:
-    import pandas as pd
 
     from helpers.rerank import Reranker
 
@@ -50,40 +48,6 @@ class Hit:
     section: str = ""
 
 
-# --------------------------------------------------------------------------- input checks
-def check_count(value: Any, name: str = "k") -> int:
-    """``value`` as an int >= 1, else a ``TypeError``/``ValueError`` that names ``name``."""
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        number = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be a whole number (how many results), got {type(value).__name__} "
-                        f"{value!r}.") from None
-    if number < 1:
-        raise ValueError(f"{name} must be at least 1 (how many results to return), got {number}.")
-    return number
-
-
-def check_texts(texts: Any, *, noun: str = "query", caller: str = "search_many",
-                one_string_fix: str = "use search(query) or search_many([query])",
-                empty_fix: str = "there is nothing to search for. Pass a question or some keywords") -> list[str]:
-    """``texts`` as a list of non-blank strings, else a ``TypeError``/``ValueError`` saying which one;
-    ``noun`` names the items, ``caller`` the function called, the ``*_fix`` texts what to do instead."""
-    if isinstance(texts, str):
-        plural = "queries" if noun == "query" else f"{noun}s"
-        raise TypeError(f"{caller}() takes a list of {plural}, not one string: {one_string_fix}.")
-    texts = list(texts)
-    for i, text in enumerate(texts, start=1):
-        where = f"The {noun}" if len(texts) == 1 else f"{noun.capitalize()} {i} of {len(texts)}"
-        if not isinstance(text, str):
-            raise TypeError(f"{where} is a {type(text).__name__}, not a str: pass the question's text "
-                            "(e.g. question.question for a Question record).")
-        if not text.strip():
-            raise ValueError(f"{where} is empty ({text!r}): {empty_fix}, or drop the empty rows.")
-    return texts
-
-
 # --------------------------------------------------------------------------- fusion
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = 60) -> list[tuple[int, float]]:
     """Fuse ranked id lists: score(id) = sum over lists of 1 / (k + rank). Best first; ties keep
@@ -101,6 +65,31 @@ def unique_docs(hits: Sequence[Hit]) -> list[str]:
 
 
 # --------------------------------------------------------------------------- the retriever
+def make_faiss_index(kind: str, vectors: np.ndarray, *, seed: int = 1234) -> Any:
+    """A FAISS inner-product index over normalized ``vectors`` (float32, ``(n, dim)``; ``n`` may be 0 for an
+    empty ``"flat"`` one): ``"flat"`` (exact), ``"hnsw"`` (graph, 32 links per node) or ``"ivf"``
+    (``4 * sqrt(N)`` k-means lists of 39+ vectors); :func:`helpers.workbook.ann.set_search_param` tunes the last two.
+    The one place a FAISS index is built: :class:`IndexStore`, :mod:`helpers.workbook.ann` and the plain baseline
+    of :mod:`helpers.workbook.retrieval_defaults` all use it."""
+    import faiss
+
+    n, dim = vectors.shape
+    if kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+    elif kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+    elif kind == "ivf":
+        nlist = max(1, min(int(4 * np.sqrt(n)), n // 39))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.cp.seed = seed
+        index.train(vectors)
+    else:
+        raise ValueError(f"Unknown index kind {kind!r}; use 'flat', 'hnsw' or 'ivf'.")
+    index.add(vectors)
+    return index
+
+
 @dataclass
 class IndexStore:
     """What all views of one index share: chunks, vectors (a FAISS ``IndexIDMap2``, ``None`` without
@@ -125,7 +114,7 @@ class IndexStore:
             import faiss
 
             self.dim = embedding_dim(self.embedder)
-            self.vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+            self.vectors = faiss.IndexIDMap2(make_faiss_index("flat", np.zeros((0, self.dim), dtype="float32")))
 
     @property
     def methods(self) -> list[str]:
@@ -349,11 +338,11 @@ def build_retriever(
 
     Args:
         docs: a mapping ``doc_id -> text`` (or ``-> Document``), or a list of ``Document`` /
-            :class:`helpers.data.Passage` records or ``(doc_id, text)`` pairs.
+            :class:`helpers.workbook.data.Passage` records or ``(doc_id, text)`` pairs.
         method: ``"dense"`` (exact FAISS inner product), ``"bm25"`` or ``"hybrid"`` (RRF of both).
         chunking: a :class:`~helpers.chunking.ChunkingConfig`, a strategy name, or ``None`` (markdown,
             400 words). The defaults (dense, markdown 400, no re-ranking) were chosen across corpora and
-            checked against a plain baseline on a held-out corpus: :mod:`helpers.retrieval_defaults`.
+            checked against a plain baseline on a held-out corpus: :mod:`helpers.workbook.retrieval_defaults`.
         embedder: a loaded SentenceTransformer or a model name (default: the configured one).
         candidates: first-stage depth for fusion and re-ranking.
         cache: ``True`` reuses chunk embeddings computed before (under ``<cache>/embeddings``).
@@ -383,51 +372,3 @@ def build_retriever_from_folder(folder: str | Path, method: Method = "dense", **
     """A retriever over your own folder (:func:`~helpers.documents.load_documents`): unreadable files
     (broken or scanned PDFs, binary, non-UTF-8) are skipped with one warning naming them."""
     return build_retriever(load_documents(folder), method=method, **kwargs)
-
-
-def evaluate_retrievers(
-    retrievers: Mapping[str, Retriever],
-    queries: Sequence[str],
-    relevant: Sequence[Iterable[str]],
-    *,
-    k: int = 10,
-    ks: Sequence[int] = (1, 5, 10),
-) -> pd.DataFrame:
-    """Document-level recall@k, MRR@10 and nDCG@10 per retriever (a document counts once however
-    many of its chunks are hit), plus ``ms/query``, the mean search latency. ``table.attrs["rankings"]``
-    keeps each retriever's document rankings, for per-question scores without searching again."""
-    runs, latency = {}, {}
-    for name, retriever in retrievers.items():
-        t0 = time.perf_counter()
-        runs[name] = retriever.search_documents_many(queries, k)
-        latency[name] = 1000 * (time.perf_counter() - t0) / max(len(queries), 1)
-    table = retrieval_report(runs, list(relevant), ks=ks)
-    table["ms/query"] = [latency[n] for n in table.index]
-    table.attrs["rankings"] = runs
-    return table
-
-
-def chunking_metrics(docs: Any, questions: Sequence[str], relevant: Sequence[Sequence[str]],
-                     config: ChunkingConfig, *, method: Method = "bm25", embedder: Any = None) -> dict[str, float]:
-    """:func:`evaluate_retrievers` columns for ``docs`` chunked with ``config``, plus the 95% bootstrap
-    intervals of recall@5 and MRR@10 (``"recall@5 low"``, ...), ``n`` (questions), ``chunks`` (count) and
-    ``mean tokens`` (words per chunk); ``"dense"`` embeds each configuration once (cached)."""
-    if len(questions) != len(relevant):
-        raise ValueError(f"{len(questions)} questions but {len(relevant)} sets of relevant ids.")
-    from helpers.uncertainty import mean_interval
-
-    retriever = build_retriever(docs, method=method, chunking=config, embedder=embedder, cache=True)
-    table = evaluate_retrievers({"this": retriever}, questions, relevant)
-    row = table.loc["this"]
-    sizes = [len(c.text.split()) for c in retriever.chunks.values()]
-    scores = per_query_scores(table.attrs["rankings"]["this"], [set(r) for r in relevant])
-    intervals = {f"{m} {side}": v for m in ("recall@5", "MRR@10") for side, v in zip(("low", "high"),
-                                                                                       mean_interval(scores[m]))}
-    return {**{k: float(v) for k, v in row.items()}, **intervals, "n": float(len(questions)),
-            "chunks": float(len(retriever)), "mean tokens": float(np.mean(sizes)) if sizes else 0.0}
-
-
-def retrieval_per_query(retriever: Retriever, questions: Sequence[str], relevant: Sequence[Iterable[str]]) -> pd.DataFrame:
-    """Each question's document-level recall@1/5, MRR@10 and nDCG@10 with ``retriever`` (one row per
-    question, :func:`helpers.evaluation.per_query_scores`): for paired tests between two configurations."""
-    return per_query_scores(retriever.search_documents_many(list(questions), 10), [set(r) for r in relevant])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,13 +22,13 @@ import pandas as pd
 from helpers.adapters import load_adapter
 from helpers.evaluation import contains_match, score_answer, score_generations
 from helpers.generation import generate
-from helpers.models import LLM, load_llm
-from helpers.prompts import CLOSED_BOOK_INSTRUCTION, JSON_RAG_INSTRUCTION, check_questions, closed_book_prompt
-from helpers.rag import Answer, answer_questions, score_rag, to_answer
+from helpers.prompts import CLOSED_BOOK_INSTRUCTION, JSON_RAG_INSTRUCTION, check_questions
+from helpers.rag import Answer, answer_questions, score_rag
+from helpers.runtime.models import LLM, load_llm
 
 if TYPE_CHECKING:
-    from helpers.data import Question
     from helpers.retrieval import Retriever
+    from helpers.workbook.data import Question
 
 Style = Literal["text", "json"]
 
@@ -65,14 +65,10 @@ class System:
             ValueError: a question is empty or whitespace only.
             TypeError: ``questions`` is one string instead of a list.
         """
-        if self.retriever is not None:
-            return answer_questions(self.llm, self.retriever, questions, k=self.k, instruction=self.instruction,
-                                    max_new_tokens=self.max_new_tokens, style=self.style, progress=progress,
-                                    desc=self.name, shots=self.shots)
         questions = check_questions(questions, "System.answer")
-        prompts = [closed_book_prompt(q, instruction=self.instruction) for q in questions]
-        gens = generate(self.llm, prompts, max_new_tokens=self.max_new_tokens, progress=progress, desc=self.name)
-        return [to_answer(q, g, prompt=p, style=self.style, closed_book=True) for q, g, p in zip(questions, gens, prompts)]
+        return answer_questions(self.llm, self.retriever, questions, k=self.k, instruction=self.instruction,
+                                max_new_tokens=self.max_new_tokens, style=self.style, progress=progress,
+                                desc=self.name, shots=self.shots)
 
     def score(self, questions: Sequence[Question], answers: Sequence[Answer] | None = None, *,
               documents: Mapping[str, str] | None = None, updated: bool = False) -> pd.DataFrame:
@@ -104,7 +100,7 @@ def build_system(
         llm: the model (default: load the configured base model).
         retriever: required for ``"rag"`` and ``"lora+rag"``; refused for the closed-book ones.
         adapter: a saved LoRA adapter's folder to put on ``llm`` (or pass an ``llm`` carrying one); for
-            ``"lora+rag"`` without either, the shipped reader adapter (:mod:`helpers.reader_training`).
+            ``"lora+rag"`` without either, the shipped reader adapter (:mod:`helpers.workbook.reader`).
         style: ``"text"`` or ``"json"`` (default: JSON for ``"lora+rag"``, text otherwise).
         instruction: the line after the question (default: abstain-or-answer-briefly closed-book,
             none for text RAG, the JSON format for JSON RAG).
@@ -129,12 +125,12 @@ def build_system(
             raise ValueError(f"The {name!r} system uses the base model; pass adapter= to 'lora' or 'lora+rag'.")
         llm = load_adapter(adapter, base=llm)
     elif name == "lora+rag" and llm is None:
-        from helpers.reader_training import load_reader
+        from helpers.workbook.reader import load_reader
 
         llm = load_reader()  # the shipped reader adapter (AdapterError says how to train one if it does not fit)
     elif tuned and (llm is None or not hasattr(llm.model, "peft_config")):
         raise ValueError(f"build_system({name!r}) needs a fine-tuned model: adapter=<folder of a saved adapter> "
-                         "or llm=<a model carrying one> (see helpers.finetune.load_or_train_adapter).")
+                         "or llm=<a model carrying one> (see helpers.runtime.adapter_cache.load_or_train_adapter).")
     if shots and not retrieves:
         raise ValueError(f"shots= are for the retrieving systems ('rag', 'lora+rag'), not {name!r}.")
     style = style or default_style
@@ -158,6 +154,28 @@ def evaluate_systems(systems: Sequence[System], questions: Sequence[Question], *
     answers = answers or {}
     return pd.concat([s.score(questions, answers.get(s.name), documents=documents, updated=updated) for s in systems],
                      ignore_index=True)
+
+
+def evaluate_prompts(
+    llm: LLM,
+    questions: Sequence[Question],
+    prompts: Sequence[Any],
+    *,
+    label: str,
+    required_keys: Sequence[str] | None = None,
+    extract: Callable[[str], str] | None = None,
+    updated: bool = False,
+    **generate_kwargs: Any,
+) -> pd.DataFrame:
+    """Ask with your own prompts instead of a system's: generate one answer per prompt (string or chat
+    messages) and score it like a closed-book :class:`System` (notebook 01's prompt experiments). ``label`` names the technique (``system`` column); ``required_keys`` and
+    ``updated`` are as in :func:`score_generations`; ``extract`` turns the raw output into the answer to
+    score (e.g. ``json_field("answer")``; default: the raw text); ``generate_kwargs`` go to
+    :func:`helpers.generation.generate` (``system``, ``max_new_tokens``, ``temperature``, ``stop``, ...)."""
+    generations = generate(llm, list(prompts), desc=label, **generate_kwargs)
+    answers = [extract(g.text) for g in generations] if extract is not None else None
+    return score_generations(questions, generations, answers=answers, required_keys=required_keys,
+                             updated=updated, system=label)
 
 
 @dataclass

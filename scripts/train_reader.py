@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train the reader adapter (RAFT) and write ``adapters/reader/`` with its manifest: ``make adapters``.
 
-1. Builds the RAFT examples (``helpers.reader_training.reader_examples``: the train questions and the
+1. Builds the RAFT examples (``helpers.workbook.reader_training.reader_examples``: the train questions and the
    written reading questions, each with the chunks the default retriever returns, the answer's chunk among
    distractors, or distractors only with an "I don't know" target).
 2. Trains LoRA (``READER_LORA``) on them and saves the adapter.
@@ -38,28 +38,27 @@ sys.path.insert(0, str(ROOT))
 
 from helpers.adapters import adapter_size_mb  # noqa: E402
 from helpers.comparison import intervals, paired  # noqa: E402
-from helpers.config import get_settings, machine_info, seed_everything  # noqa: E402
-from helpers.data import (  # noqa: E402
+from helpers.finetune import load_base_for_training, task_a_examples, train_lora  # noqa: E402
+from helpers.retrieval import build_retriever  # noqa: E402
+from helpers.runtime.config import get_settings, machine_info, seed_everything  # noqa: E402
+from helpers.runtime.models import load_embedder, load_llm  # noqa: E402
+from helpers.runtime.storage import atomic_folder  # noqa: E402
+from helpers.systems import build_system, evaluate_systems  # noqa: E402
+from helpers.workbook.data import (  # noqa: E402
     load_kb,
     load_kb_questions,
     load_reading_questions,
     load_written_reading_questions,
 )
-from helpers.finetune import load_base_for_training, task_a_examples, train_lora  # noqa: E402
-from helpers.models import load_embedder, load_llm  # noqa: E402
-from helpers.reader_training import (  # noqa: E402
+from helpers.workbook.reader import (  # noqa: E402
     READER_ABSTAIN_SHARE,
     READER_DIR,
     READER_K,
     READER_LORA,
-    examples_hash,
-    reader_examples,
     reader_fingerprint,
     reader_inputs,
 )
-from helpers.retrieval import build_retriever  # noqa: E402
-from helpers.storage import atomic_folder  # noqa: E402
-from helpers.systems import build_system, evaluate_systems  # noqa: E402
+from helpers.workbook.reader_training import examples_hash, reader_examples  # noqa: E402
 
 METRICS = ("accuracy", "wrong_abstention", "abstention_ok", "JSON valid", "correct source cited")
 #: ``--questions``: the reading questions trained on beside the train questions ("written" is the shipped set).

@@ -93,7 +93,7 @@ def fake_generate(monkeypatch):
 @pytest.fixture(scope="session")
 def llm():
     """The default packaged LLM, loaded once for the whole test session."""
-    from helpers.models import load_llm
+    from helpers.runtime.models import load_llm
 
     return load_llm()
 
@@ -101,6 +101,6 @@ def llm():
 @pytest.fixture(scope="session")
 def embedder():
     """The default packaged embedder, loaded once for the whole test session."""
-    from helpers.models import load_embedder
+    from helpers.runtime.models import load_embedder
 
     return load_embedder()

@@ -13,9 +13,25 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 HELPERS = REPO / "helpers"
-MODULES = {p.stem: p for p in sorted(HELPERS.glob("*.py"))}
+
+
+def _module_name(path: Path) -> str:
+    """``helpers/runtime/config.py`` -> ``runtime.config``; ``helpers/runtime/__init__.py`` -> ``runtime``;
+    ``helpers/__init__.py`` -> ``__init__`` (the package)."""
+    parts = list(path.relative_to(HELPERS).with_suffix("").parts)
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+MODULES = {_module_name(p): p for p in sorted(HELPERS.rglob("*.py"))}
 PACKAGE = "__init__"  # ``import helpers.x`` runs helpers/__init__.py first
+SUBPACKAGES = ("runtime", "workbook")
+#: The teaching core: the modules at the top of ``helpers/`` (pipeline order in docs/ARCHITECTURE.md).
+CORE = sorted(name for name in MODULES if "." not in name and name not in SUBPACKAGES)
 MAX_LINES = 500
+MAX_CORE_LINES = 3500
+MAX_CHAIN = 8
 HEAVY = ("torch", "transformers", "sentence_transformers", "faiss")
 
 
@@ -37,27 +53,55 @@ def _runtime_nodes(node: ast.AST):
         yield from _runtime_nodes(child)
 
 
-def helpers_imports(path: Path) -> set[str]:
-    """The sibling ``helpers`` modules that ``path`` imports at run time (module level or inside a
-    function), as module names; ``from helpers import name`` of a non-module counts as the package."""
+def helpers_imports(path: Path, modules: dict[str, Path] | None = None) -> set[str]:
+    """The ``helpers`` modules that ``path`` imports at run time (module level or inside a function), as names
+    relative to ``helpers`` (``retrieval``, ``runtime.config``); ``from helpers import name`` of a non-module
+    counts as the package (``__init__``), ``from helpers.runtime import name`` as ``runtime``."""
+    modules = MODULES if modules is None else modules
     found = set()
     for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 parts = alias.name.split(".")
                 if parts[0] == "helpers":
-                    found.add(parts[1] if len(parts) > 1 else PACKAGE)
+                    found.add(".".join(parts[1:]) or PACKAGE)
         elif isinstance(node, ast.ImportFrom):
             parts = (node.module or "").split(".")
-            if node.level == 0 and parts[0] != "helpers":
+            if node.level or parts[0] != "helpers":
                 continue
-            if node.level == 0 and len(parts) > 1:  # from helpers.x import y
-                found.add(parts[1])
-            elif node.level > 0 and parts != [""]:  # from .x import y
-                found.add(parts[0])
-            else:  # from helpers import x / from . import x
-                found |= {a.name if a.name in MODULES else PACKAGE for a in node.names}
-    return found - {path.stem}
+            base = ".".join(parts[1:])
+            for alias in node.names:
+                child = f"{base}.{alias.name}" if base else alias.name
+                found.add(child if child in modules else (base or PACKAGE))
+    return found - ({_module_name(path)} if path.is_relative_to(HELPERS) else set())
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Every helpers module and the helpers modules it imports at run time."""
+    return {name: helpers_imports(path) for name, path in MODULES.items()}
+
+
+def longest_chain(graph: dict[str, set[str]]) -> list[str]:
+    """The longest import path ``[a, b, ...]`` (a imports b imports ...) of an acyclic ``graph``."""
+    best: dict[str, list[str]] = {}
+
+    def visit(node: str) -> list[str]:
+        if node not in best:
+            best[node] = [node] + max((visit(n) for n in sorted(graph.get(node, ())) if n in graph), key=len, default=[])
+        return best[node]
+
+    return max((visit(n) for n in sorted(graph)), key=len)
+
+
+def reaches(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every module ``start`` imports, directly or through others."""
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in graph.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -85,16 +129,20 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_import_scanner_sees_local_imports_and_skips_type_checking(tmp_path):
     source = tmp_path / "demo.py"
-    source.write_text("from typing import TYPE_CHECKING\nimport numpy\nfrom helpers.data import load_kb\n"
-                      "import helpers.rag as rag\nif TYPE_CHECKING:\n    from helpers.models import LLM\n"
-                      "def f():\n    from helpers.retrieval import Hit\n    from helpers import systems, Answer\n")
-    assert helpers_imports(source) == {"data", "rag", "retrieval", "systems", PACKAGE}
+    source.write_text("from typing import TYPE_CHECKING\nimport numpy\nfrom helpers.workbook.data import load_kb\n"
+                      "import helpers.rag as rag\nif TYPE_CHECKING:\n    from helpers.runtime.models import LLM\n"
+                      "def f():\n    from helpers.retrieval import Hit\n    from helpers import systems, Answer\n"
+                      "    from helpers.runtime import config, something\n")
+    assert helpers_imports(source) == {"workbook.data", "rag", "retrieval", "systems", PACKAGE, "runtime.config",
+                                       "runtime"}
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+    assert longest_chain({"a": {"b", "c"}, "b": {"c"}, "c": set(), "d": {"c"}}) == ["a", "b", "c"]
+    assert reaches({"a": {"b"}, "b": {"c"}, "c": set()}, "a") == {"b", "c"}
 
 
 def test_helpers_modules_import_each_other_without_cycles():
-    graph = {name: helpers_imports(path) for name, path in MODULES.items()}
+    graph = import_graph()
     unknown = {name: sorted(deps - set(MODULES)) for name, deps in graph.items() if deps - set(MODULES)}
     assert not unknown, f"imports of helpers modules that do not exist: {unknown}"
     cycle = find_cycle(graph)
@@ -102,10 +150,44 @@ def test_helpers_modules_import_each_other_without_cycles():
         "helpers" if m == PACKAGE else f"helpers.{m}" for m in cycle)
 
 
+def test_the_longest_import_chain_is_short():
+    chain = longest_chain(import_graph())
+    assert len(chain) <= MAX_CHAIN, f"an import chain of {len(chain)} modules (max {MAX_CHAIN}): {' -> '.join(chain)}"
+
+
+def test_imports_flow_one_way():
+    """The index imports nothing about generation or evaluation; prompts nothing from retrieval or generation;
+    evaluation scores and never generates; the machinery never imports the notebooks' panels or the CLI."""
+    graph = import_graph()
+    forbidden = {
+        "retrieval": {"generation", "runtime.generation_cache", "evaluation", "rag", "prompts", "systems"},
+        "embedding": {"generation", "runtime.generation_cache", "evaluation", "retrieval"},
+        "chunking": {"retrieval", "embedding", "generation", "evaluation"},
+        "prompts": {"retrieval", "generation", "runtime.generation_cache", "rag"},
+        "evaluation": {"generation", "runtime.generation_cache", "rag", "systems", "retrieval", "runtime.models"},
+        "generation": {"retrieval", "evaluation", "rag", "systems"},
+    }
+    climbs = {name: sorted(reaches(graph, name) & bad) for name, bad in forbidden.items() if reaches(graph, name) & bad}
+    assert not climbs, f"imports that run uphill (directly or through another module): {climbs}"
+    users_only = {"workbook.cli", "workbook.widgets", "workbook.exercises", PACKAGE}
+    importers = {name: sorted(deps & users_only) for name, deps in graph.items() if deps & users_only
+                 and name not in {"__main__"}}
+    assert not importers, f"modules that import the panels, exercises, CLI or the package itself: {importers}"
+
+
+def test_the_teaching_core_is_small():
+    lines = {name: len(MODULES[name].read_text(encoding="utf-8").splitlines()) for name in CORE}
+    assert sum(lines.values()) <= MAX_CORE_LINES, (
+        f"the top level of helpers/ (the teaching core) has {sum(lines.values())} lines (max {MAX_CORE_LINES}): move "
+        f"machinery into helpers/runtime or helpers/workbook ({lines})")
+    assert {"documents", "chunking", "embedding", "retrieval", "prompts", "generation", "rag", "evaluation",
+            "finetune", "adapters", "systems"} <= set(CORE)
+
+
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_no_helpers_module_is_over_500_lines(name):
     lines = len(MODULES[name].read_text(encoding="utf-8").splitlines())
-    assert lines <= MAX_LINES, f"helpers/{name}.py has {lines} lines (max {MAX_LINES}): split it by pipeline step"
+    assert lines <= MAX_LINES, f"{MODULES[name].relative_to(REPO)} has {lines} lines (max {MAX_LINES}): split it"
 
 
 def test_import_helpers_is_light_and_every_public_name_resolves():
@@ -145,7 +227,7 @@ def test_every_prompt_string_lives_in_helpers_prompts():
                 if name.isupper() and isinstance(value, str) and len(value) >= 12}
     assert all(any(n in s for s in _string_literals(MODULES["prompts"])) or n in vars(prompts).values()
                for n in needles)
-    offenders = sorted({(f"helpers/{name}.py", needle) for name, path in MODULES.items() if name != "prompts"
+    offenders = sorted({(str(path.relative_to(REPO)), needle) for name, path in MODULES.items() if name != "prompts"
                         for literal in _string_literals(path) for needle in needles if needle in literal})
     assert not offenders, f"prompt text outside helpers/prompts.py (import it from there instead): {offenders}"
 
@@ -168,3 +250,15 @@ def test_no_validity_key_hashes_source_code():
              for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
              if any(word in line for word in ("getsource", "__code__", "co_code", "getsourcelines"))]
     assert not found, f"source text in a validity key: {found}"
+
+
+def test_the_architecture_doc_names_every_module_and_the_chain():
+    """docs/ARCHITECTURE.md matches the code: every module is in one of its tables, and the longest import
+    chain it quotes is today's."""
+    doc = (REPO / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    rows = {cell.strip("` ") for line in doc.splitlines() if line.startswith("|")
+            for cell in line.split("|")[1:3] for cell in cell.split(",")}
+    missing = sorted(name for name in MODULES if name not in rows and name not in {PACKAGE, "__main__", *SUBPACKAGES})
+    assert not missing, f"modules docs/ARCHITECTURE.md does not describe: {missing}"
+    chain = " → ".join(longest_chain(import_graph()))
+    assert chain in " ".join(doc.split()), f"docs/ARCHITECTURE.md should quote the longest chain: {chain}"

@@ -20,8 +20,8 @@ from conftest import ToyEmbedder
 
 from helpers.chunking import ChunkingConfig, chunk_text
 from helpers.documents import load_documents
-from helpers.persistence import IndexCorruptError, IndexMismatchError, load_index, save_index
 from helpers.retrieval import build_retriever, build_retriever_from_folder
+from helpers.runtime.persistence import IndexCorruptError, IndexMismatchError, load_index, save_index
 
 DOCS = {
     "returns": "Customers may return hardware within 30 days of delivery.",
@@ -295,7 +295,7 @@ def test_saving_an_adapter_never_deletes_other_files(tmp_path):
 def test_a_missing_model_package_names_the_pip_command(monkeypatch, name, module, command):
     import importlib.util
 
-    from helpers.models import ModelNotAvailableError, load_embedder, packaged_model_dir
+    from helpers.runtime.models import ModelNotAvailableError, load_embedder, packaged_model_dir
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == module else real(n, *a))
@@ -328,7 +328,7 @@ GOOD_QUESTION = {"id": "q1", "question": "How long is the return window?", "answ
     ('["q2", "a list"]', r"expected a JSON object \{\.\.\.\}, got a JSON list"),
 ], ids=["invalid-json", "missing-key", "list-is-str", "question-is-int", "bad-split", "duplicate-id", "not-object"])
 def test_malformed_question_rows_name_the_file_and_line(tmp_path, bad_line, message):
-    from helpers.data import load_general_questions, load_kb_questions
+    from helpers.workbook.data import load_general_questions, load_kb_questions
 
     for name, loader in (("kb_questions.jsonl", load_kb_questions), ("general_questions.jsonl",
                                                                       load_general_questions)):
@@ -338,7 +338,7 @@ def test_malformed_question_rows_name_the_file_and_line(tmp_path, bad_line, mess
 
 
 def test_malformed_rows_of_the_other_jsonl_files_name_the_file_and_line(tmp_path):
-    from helpers.data import load_fact_paraphrases, load_kb_questions, load_python_faq
+    from helpers.workbook.data import load_fact_paraphrases, load_kb_questions, load_python_faq
 
     (tmp_path / "kb_questions.jsonl").write_text(json.dumps(GOOD_QUESTION | {"split": "train"}) + "\n")
     assert len(load_kb_questions(data_dir=tmp_path)) == 1

@@ -34,11 +34,11 @@ CHROMIUM = next((p for p in (os.environ.get("CHROMIUM"), shutil.which("chromium"
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 NOTEBOOK_CELLS = [
-    f"import sys\nsys.path.insert(0, {str(REPO)!r})\nfrom helpers.config import start_notebook\nsettings = start_notebook()",
-    "from helpers.data import load_kb\n"
-    "from helpers.models import load_embedder, load_llm\n"
+    f"import sys\nsys.path.insert(0, {str(REPO)!r})\nfrom helpers.runtime.config import start_notebook\nsettings = start_notebook()",
+    "from helpers.workbook.data import load_kb\n"
+    "from helpers.runtime.models import load_embedder, load_llm\n"
     "from helpers.retrieval import build_retriever\n"
-    "from helpers.widgets import AskPanel\n\n"
+    "from helpers.workbook.widgets import AskPanel\n\n"
     "retriever = build_retriever(load_kb(), method='hybrid', embedder=load_embedder(), cache=True)\n"
     "panel = AskPanel(load_llm(), retriever, k=3)\n"
     "panel",
@@ -151,7 +151,7 @@ def jupyterlab(tmp_path):
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 def test_ask_panel_renders_and_reacts_in_a_real_browser(jupyterlab):
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-    from helpers.config import get_settings
+    from helpers.runtime.config import get_settings
 
     base, token = jupyterlab
     shot = get_settings().results_dir / "screenshots" / "ask_panel.png"
@@ -212,8 +212,8 @@ def test_compare_report_opens_in_a_real_browser(tmp_path, monkeypatch):
     pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     import pandas as pd
 
-    from helpers.cli import main
-    from helpers.config import get_settings
+    from helpers.runtime.config import get_settings
+    from helpers.workbook.cli import main
 
     monkeypatch.chdir(REPO)  # the report shows paths relative to where the command ran
     example = Path("data") / "your_data"

@@ -50,7 +50,7 @@ def test_every_notebook_has_an_open_in_colab_badge_for_itself(path):
 
 def _run_bootstrap(monkeypatch, cwd: Path, *, colab: bool, cuda: bool = False) -> list[list[str]]:
     """Execute the bootstrap cell in ``cwd``; record (and fake) the commands it runs."""
-    import helpers.config as config
+    import helpers.runtime.config as config
 
     calls: list[list[str]] = []
 

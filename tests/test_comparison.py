@@ -154,3 +154,19 @@ def test_compare_candidates_counts_handled_right_and_separates_only_what_the_pai
     assert unanswered.loc["a", "right abstentions"].startswith("10/10 ")  # "I don't know" to an unanswerable one
     with pytest.raises(KeyError, match="not among the systems"):
         compare_candidates(scores, "missing")
+
+
+def test_summary_recommendations_say_a_distinguishably_worse_reader_is_worse():
+    from helpers.comparison import summary_recommendations
+
+    def test(a, b, verdict, difference):
+        return {"a": a, "b": b, "metric": "accuracy", "verdict": verdict, "difference": difference,
+                "sentence": f"{a} vs {b}"}
+
+    worse = summary_recommendations({"paired": [test("rag", "prompt", "holds", 0.3),
+                                                test("lora+rag", "rag", "contradicted", -0.2)]})
+    assert worse[0].startswith("Retrieve:") and worse[1].startswith("The fine-tuned reader does worse")
+    tie = summary_recommendations({"paired": [test("lora+rag", "rag", "not distinguishable", -0.02)]})
+    assert "not distinguishable" in tie[0]
+    better = summary_recommendations({"paired": [test("lora+rag", "rag", "holds", 0.2)]})
+    assert better[0].startswith("Fine-tune the behaviour, retrieve the knowledge")

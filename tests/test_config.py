@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.config import DEFAULT_EMBEDDER, DEFAULT_LLM, PROFILES, get_settings, seed_everything
+from helpers.runtime.config import DEFAULT_EMBEDDER, DEFAULT_LLM, PROFILES, get_settings, seed_everything
 
 
 def test_default_profile_is_cpu_with_packaged_models(monkeypatch):
@@ -16,7 +16,7 @@ def test_default_profile_is_cpu_with_packaged_models(monkeypatch):
     assert s.profile.name == "cpu"
     assert (s.llm, s.embedder) == (DEFAULT_LLM, DEFAULT_EMBEDDER)
     assert s.seed == 1234
-    from helpers.data import load_kb
+    from helpers.workbook.data import load_kb
 
     assert {doc.path.parent for doc in load_kb().values()} == {s.data_dir / "kb"}
 
@@ -52,7 +52,7 @@ def test_colab_with_a_gpu_defaults_to_the_gpu_profile(monkeypatch):
     import sys
     import types
 
-    import helpers.config as config
+    import helpers.runtime.config as config
 
     monkeypatch.delenv("WORKBOOK_PROFILE", raising=False)
     assert config.get_settings().profile.name == "cpu"
@@ -66,7 +66,7 @@ def test_colab_with_a_gpu_defaults_to_the_gpu_profile(monkeypatch):
 
 
 def test_hardware_banner_names_profile_machine_and_versions_but_no_paths(monkeypatch):
-    from helpers.config import REPO_ROOT, hardware_banner
+    from helpers.runtime.config import REPO_ROOT, hardware_banner
 
     monkeypatch.delenv("WORKBOOK_PROFILE", raising=False)
     banner = hardware_banner()
@@ -76,7 +76,7 @@ def test_hardware_banner_names_profile_machine_and_versions_but_no_paths(monkeyp
 
 
 def test_package_versions_and_machine_info_name_no_paths():
-    from helpers.config import KEY_PACKAGES, REPO_ROOT, machine_info, package_versions
+    from helpers.runtime.config import KEY_PACKAGES, REPO_ROOT, machine_info, package_versions
 
     versions = package_versions()
     assert tuple(versions) == KEY_PACKAGES and versions["torch"] and versions["faiss-cpu"]

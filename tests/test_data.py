@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers.data import (
+from helpers.documents import parse_front_matter
+from helpers.workbook.data import (
     QUESTION_TYPES,
     SPLITS,
     load_kb,
@@ -15,7 +16,6 @@ from helpers.data import (
     load_kb_updates,
     load_python_faq,
 )
-from helpers.documents import parse_front_matter
 
 KB = load_kb()
 UPDATES = load_kb_updates()
@@ -117,7 +117,7 @@ def test_python_faq_corpus():
 
 
 def test_heldout_faq_corpus_is_separate_from_everything_tuned_on():
-    from helpers.data import load_heldout_faq
+    from helpers.workbook.data import load_heldout_faq
 
     passages, questions = load_heldout_faq()
     ids = [p.id for p in passages]
@@ -133,7 +133,7 @@ def test_heldout_faq_corpus_is_separate_from_everything_tuned_on():
 
 
 def test_general_questions():
-    from helpers.data import load_general_questions
+    from helpers.workbook.data import load_general_questions
 
     general = load_general_questions()
     assert len({q.id for q in general}) == len(general) >= 20
@@ -143,7 +143,7 @@ def test_general_questions():
 
 
 def test_sample_questions_is_deterministic_and_ordered():
-    from helpers.data import sample_questions
+    from helpers.workbook.data import sample_questions
 
     a, b = sample_questions(QUESTIONS, 10, seed=1), sample_questions(QUESTIONS, 10, seed=1)
     assert a == b and len(a) == 10 and [q.id for q in a] == sorted(q.id for q in a)
@@ -153,7 +153,7 @@ def test_sample_questions_is_deterministic_and_ordered():
 
 def test_gold_section_contains_the_answer():
     from helpers.chunking import markdown_sections
-    from helpers.data import gold_section
+    from helpers.workbook.data import gold_section
 
     assert markdown_sections("intro\n## A\nx\n## B\ny") == ["intro", "## A\nx", "## B\ny"]
     for q in load_kb_questions(types=["single-fact", "numeric", "paraphrase"]):
@@ -165,7 +165,7 @@ def test_gold_section_contains_the_answer():
 
 
 def test_fact_paraphrases_reword_answerable_train_questions():
-    from helpers.data import load_fact_paraphrases
+    from helpers.workbook.data import load_fact_paraphrases
 
     paraphrases = load_fact_paraphrases()
     source = {q.id: q for q in load_kb_questions("train")}

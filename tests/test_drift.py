@@ -142,26 +142,26 @@ def test_transformers_api(tmp_path):
 
     d = Drift("transformers")
     # models.py: loading (packaged GGUF, local folders, Hub ids, 4-bit) and the GGUF -> safetensors cache
-    d.has(AutoTokenizer, "from_pretrained", "models.py")
-    d.accepts(PreTrainedTokenizerBase.from_pretrained, "AutoTokenizer.from_pretrained", "models.py",
+    d.has(AutoTokenizer, "from_pretrained", "runtime/models.py")
+    d.accepts(PreTrainedTokenizerBase.from_pretrained, "AutoTokenizer.from_pretrained", "runtime/models.py",
               "AutoTokenizer.from_pretrained", positional=1,
               kwargs_source=inspect.getsource(AutoTokenizer.from_pretrained))
-    d.has(AutoModelForCausalLM, "from_pretrained", "models.py")
-    d.accepts(PreTrainedModel.from_pretrained, "AutoModelForCausalLM.from_pretrained", "models.py",
+    d.has(AutoModelForCausalLM, "from_pretrained", "runtime/models.py")
+    d.accepts(PreTrainedModel.from_pretrained, "AutoModelForCausalLM.from_pretrained", "runtime/models.py",
               "AutoModelForCausalLM.from_pretrained", positional=1,
               also=("quantization_config", "device_map"),  # passed as **extra for 4-bit loading
               kwargs_source=inspect.getsource(PreTrainedModel.from_pretrained))
-    d.accepts(BitsAndBytesConfig, "BitsAndBytesConfig", "models.py", "BitsAndBytesConfig")
-    d.attributes(PreTrainedModel, "PreTrainedModel", ["save_pretrained"], "models.py", "method")
+    d.accepts(BitsAndBytesConfig, "BitsAndBytesConfig", "runtime/models.py", "BitsAndBytesConfig")
+    d.attributes(PreTrainedModel, "PreTrainedModel", ["save_pretrained"], "runtime/models.py", "method")
     d.attributes(PreTrainedTokenizerBase, "PreTrainedTokenizerBase", ["save_pretrained", "padding_side"],
-                 "models.py")
-    d.attributes(HfQuantizer, "HfQuantizer", ["remove_quantization_config"], "models.py", "method")
+                 "runtime/models.py")
+    d.attributes(HfQuantizer, "HfQuantizer", ["remove_quantization_config"], "runtime/models.py", "method")
     # tokenizers: chat templates and encoding (generation, fine-tuning, the re-ranker's training loop)
     for file in ("generation.py", "finetune.py"):
         d.accepts(PreTrainedTokenizerBase.apply_chat_template, "tokenizer.apply_chat_template", file,
                   "apply_chat_template", positional=1)
-    for file, callee in (("models.py", "tokenizer"), ("finetune.py", "tokenizer"), ("generation.py", "tok"),
-                         ("rerank_training.py", "tok")):
+    for file, callee in (("runtime/models.py", "tokenizer"), ("finetune.py", "tokenizer"), ("generation.py", "tok"),
+                         ("workbook/rerank_training.py", "tok")):
         d.accepts(PreTrainedTokenizerBase.__call__, "tokenizer(...)", file, callee, positional=2)
     # generation.py
     defaults = GenerationConfig()
@@ -184,7 +184,7 @@ def test_transformers_api(tmp_path):
     d.accepts(DataCollatorForSeq2Seq, "DataCollatorForSeq2Seq", "finetune.py", "DataCollatorForSeq2Seq")
     if [f.name for f in dataclasses.fields(DataCollatorForSeq2Seq)][:1] != ["tokenizer"]:
         d.missing("DataCollatorForSeq2Seq no longer takes the tokenizer first", "finetune.py")
-    for file, names in (("config.py", ["set_verbosity_error", "disable_progress_bar"]),
+    for file, names in (("runtime/config.py", ["set_verbosity_error", "disable_progress_bar"]),
                         ("finetune.py", ["get_verbosity", "set_verbosity", "set_verbosity_error"])):
         d.attributes(hf_logging, "transformers.utils.logging", names, file, "function")
     assert transformers.__version__ == d.version
@@ -221,17 +221,17 @@ def test_sentence_transformers_api():
     from sentence_transformers import CrossEncoder, SentenceTransformer
 
     d = Drift("sentence-transformers")
-    d.accepts(SentenceTransformer, "SentenceTransformer", "models.py", "SentenceTransformer", positional=1)
+    d.accepts(SentenceTransformer, "SentenceTransformer", "runtime/models.py", "SentenceTransformer", positional=1)
     d.accepts(SentenceTransformer.encode, "SentenceTransformer.encode", "embedding.py", "embedder.encode",
               positional=1)
     if not any(hasattr(SentenceTransformer, m) for m in ("get_embedding_dimension",
                                                          "get_sentence_embedding_dimension")):
         d.missing("SentenceTransformer has neither get_embedding_dimension nor get_sentence_embedding_dimension",
                   "embedding.py")
-    for file in ("rerank.py", "rerank_training.py"):
+    for file in ("rerank.py", "workbook/rerank_training.py"):
         d.accepts(CrossEncoder, "CrossEncoder", file, "CrossEncoder", positional=1)
     d.accepts(CrossEncoder.predict, "CrossEncoder.predict", "rerank.py", "self.model.predict", positional=1)
-    d.attributes(CrossEncoder, "CrossEncoder", ["save", "model", "tokenizer"], "rerank_training.py")
+    d.attributes(CrossEncoder, "CrossEncoder", ["save", "model", "tokenizer"], "workbook/rerank_training.py")
     d.check()
 
 
@@ -240,9 +240,9 @@ def test_faiss_api(tmp_path):
     import faiss
 
     d = Drift("faiss-cpu")
-    for file, names in (("retrieval.py", ["IndexFlatIP", "IndexIDMap2"]),
-                        ("ann.py", ["IndexFlatIP", "IndexHNSWFlat", "IndexIVFFlat", "METRIC_INNER_PRODUCT"]),
-                        ("persistence.py", ["write_index", "read_index"])):
+    for file, names in (("retrieval.py", ["IndexFlatIP", "IndexIDMap2", "IndexHNSWFlat", "IndexIVFFlat",
+                                          "METRIC_INNER_PRODUCT"]),
+                        ("runtime/persistence.py", ["write_index", "read_index"])):
         d.attributes(faiss, "faiss", names, file)
     if not d.problems:
         vectors = np.eye(8, 4, dtype="float32")
@@ -273,9 +273,10 @@ def test_faiss_api(tmp_path):
 
         d.tries("IndexIDMap2(IndexFlatIP) add_with_ids/remove_ids/write_index/read_index/search",
                 "retrieval.py, persistence.py", id_map)
-        d.tries("IndexHNSWFlat(dim, M, METRIC_INNER_PRODUCT) with hnsw.efConstruction/efSearch", "ann.py", hnsw)
-        d.tries("IndexIVFFlat(IndexFlatIP, dim, nlist, METRIC_INNER_PRODUCT) with cp.seed/train/nprobe", "ann.py",
-                ivf)
+        d.tries("IndexHNSWFlat(dim, M, METRIC_INNER_PRODUCT) with hnsw.efConstruction/efSearch",
+                "retrieval.py, ann.py", hnsw)
+        d.tries("IndexIVFFlat(IndexFlatIP, dim, nlist, METRIC_INNER_PRODUCT) with cp.seed/train/nprobe",
+                "retrieval.py, ann.py", ivf)
     d.check()
 
 
@@ -316,11 +317,11 @@ def test_pypdf_api():
 
 
 @pytest.mark.parametrize("file, names", [
-    ("config.py", ["manual_seed", "cuda.is_available", "cuda.manual_seed_all"]),
-    ("models.py", ["dtype", "float32", "float16", "bfloat16", "cuda.is_bf16_supported", "backends"]),
+    ("runtime/config.py", ["manual_seed", "cuda.is_available", "cuda.manual_seed_all"]),
+    ("runtime/models.py", ["dtype", "float32", "float16", "bfloat16", "cuda.is_bf16_supported", "backends"]),
     ("generation.py", ["manual_seed", "inference_mode"]),
     ("finetune.py", ["manual_seed", "nn.Linear", "cuda.reset_peak_memory_stats", "cuda.max_memory_allocated"]),
-    ("rerank_training.py", ["optim.AdamW", "optim.lr_scheduler.LambdaLR", "nn.BCEWithLogitsLoss",
+    ("workbook/rerank_training.py", ["optim.AdamW", "optim.lr_scheduler.LambdaLR", "nn.BCEWithLogitsLoss",
                             "nn.utils.clip_grad_norm_", "tensor"]),
 ])
 def test_torch_api(file, names):

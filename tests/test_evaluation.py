@@ -5,7 +5,6 @@ import math
 import pandas as pd
 import pytest
 
-from helpers.data import Question
 from helpers.evaluation import (
     contains_match,
     exact_match,
@@ -23,7 +22,8 @@ from helpers.evaluation import (
     token_f1,
 )
 from helpers.generation import Generation
-from helpers.storage import load_results, save_results
+from helpers.runtime.results import load_results, save_results
+from helpers.workbook.data import Question
 
 Q = Question(id="q1", question="How long is the return window?", answer="45 days", aliases=("45",),
              doc_ids=("policy-returns",), type="numeric", split="dev",
@@ -150,7 +150,7 @@ def test_prompt_builders():
 
 
 def test_append_run_replaces_the_same_configuration_and_keeps_others(tmp_path, monkeypatch):
-    from helpers.storage import append_run, load_runs
+    from helpers.runtime.results import append_run, load_runs
 
     monkeypatch.setenv("WORKBOOK_RESULTS", str(tmp_path))
     table = pd.DataFrame({"system": ["rag", "lora"], "accuracy": [0.3, 0.1]})
@@ -167,8 +167,8 @@ def test_result_paths_display_relative_to_the_repo_but_stay_absolute(tmp_path, m
     import os
     import pickle
 
-    from helpers.config import REPO_ROOT
-    from helpers.storage import ResultPath
+    from helpers.runtime.config import REPO_ROOT
+    from helpers.runtime.results import ResultPath
 
     inside = ResultPath(REPO_ROOT / "results" / "demo.csv")
     assert repr(inside) == "ResultPath('results/demo.csv')"

@@ -10,8 +10,9 @@ import pytest
 from conftest import ToyEmbedder
 
 from helpers.chunking import ChunkingConfig
-from helpers.data import Question
-from helpers.exercises import (
+from helpers.retrieval import build_retriever
+from helpers.workbook.data import Question
+from helpers.workbook.exercises import (
     break_even_for_prices,
     check,
     check_batch_speedup,
@@ -23,7 +24,6 @@ from helpers.exercises import (
     check_rag_k,
     check_system_prompt,
 )
-from helpers.retrieval import build_retriever
 
 DOCS = {
     "returns": "# Returns\n\nCustomers may return hardware within 30 days of delivery. A restocking fee applies.",
@@ -64,12 +64,12 @@ def test_check_chunking_embeds_both_configurations_and_compares_them_paired(tmp_
 def test_check_chunking_passes_only_on_a_distinguishable_gain(monkeypatch, capsys):
     import pandas as pd
 
-    import helpers.exercises
+    import helpers.workbook.exercises
 
     good, base = ChunkingConfig("fixed", size=8, overlap=4), ChunkingConfig("fixed", size=8, overlap=0)
     questions = [f"q{i}" for i in range(12)]
-    monkeypatch.setattr(helpers.exercises, "build_retriever", lambda docs, chunking, **kw: chunking)
-    monkeypatch.setattr(helpers.exercises, "retrieval_per_query", lambda config, qs, rel: pd.DataFrame(
+    monkeypatch.setattr(helpers.workbook.exercises, "build_retriever", lambda docs, chunking, **kw: chunking)
+    monkeypatch.setattr(helpers.workbook.exercises, "retrieval_per_query", lambda config, qs, rel: pd.DataFrame(
         {"recall@5": [1.0 if config == good else 0.0] * len(qs)}))
     assert check_chunking(good, DOCS, questions, [["x"]] * 12, baseline=base) is True
     assert check_chunking(base, DOCS, questions, [["x"]] * 12, baseline=good) is False
@@ -85,7 +85,7 @@ def test_check_lora_share_counts_the_adapter_parameters(capsys):
             self.q_proj, self.v_proj = torch.nn.Linear(16, 16), torch.nn.Linear(16, 16)
             self.mlp = torch.nn.Linear(16, 64)
 
-    from helpers.finetune import LoraSettings
+    from helpers.adapters import LoraSettings
 
     model = torch.nn.Sequential(Block(), Block())
     total = 2 * (2 * (16 * 16 + 16) + 16 * 64 + 64)
@@ -141,8 +141,8 @@ def test_check_rag_k_passes_only_on_a_paired_gain_over_the_baseline_k(fake_gener
 def _fake_evaluation(monkeypatch, respond, seconds=0.0):
     import time
 
-    import helpers.evaluation
     import helpers.generation
+    import helpers.systems
     from helpers.generation import Generation
 
     def generate(llm, prompts, **kwargs):
@@ -150,7 +150,7 @@ def _fake_evaluation(monkeypatch, respond, seconds=0.0):
         return [Generation(text=(text := respond(p)), prompt_tokens=len(str(p).split()), completion_tokens=len(text.split()),
                            seconds=0.01, batch_seconds=0.01, prompt=p, finish_reason="stop") for p in prompts]
 
-    monkeypatch.setattr(helpers.evaluation, "generate", generate)
+    monkeypatch.setattr(helpers.systems, "generate", generate)
     monkeypatch.setattr(helpers.generation, "generate", generate)  # tokens_per_second
 
 

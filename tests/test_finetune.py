@@ -6,11 +6,9 @@ import json
 
 import pytest
 
-from helpers.adapters import AdapterError, load_adapter, merge_adapter, read_training_run
-from helpers.data import load_kb, load_kb_questions
+from helpers.adapters import AdapterError, LoraSettings, load_adapter, merge_adapter, read_training_run
 from helpers.evaluation import contains_match
 from helpers.finetune import (
-    LoraSettings,
     SFTExample,
     count_lora_parameters,
     count_parameters,
@@ -22,6 +20,7 @@ from helpers.finetune import (
 from helpers.generation import generate, to_messages
 from helpers.prompts import ABSTAIN_ANSWER
 from helpers.rag import parse_json_answer
+from helpers.workbook.data import load_kb, load_kb_questions
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +81,7 @@ def test_loss_is_masked_to_the_assistant_answer(llm):
 @pytest.mark.slow
 def test_lora_parameter_count_matches_peft(tmp_path):
     from helpers.finetune import add_lora
-    from helpers.models import load_llm
+    from helpers.runtime.models import load_llm
 
     fresh = load_llm()
     lora = LoraSettings(r=4, target_modules=("q_proj", "v_proj"))
@@ -96,7 +95,7 @@ def test_lora_parameter_count_matches_peft(tmp_path):
 
 @pytest.mark.slow
 def test_train_save_reload_and_merge_give_the_same_answers(tmp_path):
-    from helpers.models import load_llm
+    from helpers.runtime.models import load_llm
 
     examples = [SFTExample(to_messages(f"Code word {i}?"), f"ZEBRA-{i}") for i in range(4)]
     model = load_llm(dtype="fp32")  # as load_base_for_training and notebook 04 load it on CPU
@@ -117,7 +116,7 @@ def test_train_save_reload_and_merge_give_the_same_answers(tmp_path):
 def test_adapters_train_in_fp32_and_answer_in_the_profiles_dtype(tmp_path, monkeypatch):
     import torch
 
-    from helpers.finetune import load_or_train_adapter
+    from helpers.runtime.adapter_cache import load_or_train_adapter
 
     monkeypatch.setenv("WORKBOOK_CACHE", str(tmp_path))
     monkeypatch.setenv("WORKBOOK_DTYPE", "bf16")

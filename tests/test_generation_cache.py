@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from helpers.generation import generate
-from helpers.generation_cache import (
+from helpers.runtime.generation_cache import (
     COUNTS,
     batch_key,
     cache_enabled,
@@ -110,7 +110,7 @@ def test_any_change_of_prompt_settings_or_weights_misses(llm, cache):
 def test_an_adapter_changes_the_fingerprint(cache):
     from peft import LoraConfig, get_peft_model
 
-    from helpers.models import load_llm
+    from helpers.runtime.models import load_llm
 
     base = load_llm()
     plain = model_fingerprint(base)
@@ -124,7 +124,7 @@ def test_an_adapter_changes_the_fingerprint(cache):
 
 
 def test_recorded_generations_are_read_after_the_local_cache_and_can_be_turned_off(cache, tmp_path, monkeypatch):
-    import helpers.generation_cache as gc
+    import helpers.runtime.generation_cache as gc
 
     recorded = tmp_path / "recorded"
     monkeypatch.setattr(gc, "RECORDED_FOLDER", recorded)
@@ -150,7 +150,7 @@ def test_recorded_generations_are_read_after_the_local_cache_and_can_be_turned_o
 def test_the_key_does_not_depend_on_where_the_model_was_loaded_from(llm):
     from copy import copy
 
-    from helpers.generation_cache import tokenizer_identity
+    from helpers.runtime.generation_cache import tokenizer_identity
 
     moved = copy(llm.tokenizer)
     moved.name_or_path = "/somewhere/else/" + str(llm.tokenizer.name_or_path)
@@ -161,7 +161,7 @@ def test_the_key_does_not_depend_on_where_the_model_was_loaded_from(llm):
 def test_the_answer_code_version_is_in_every_key_and_the_code_text_is_not(llm):
     """Bumping ANSWER_CODE_VERSION changes every key; the source of the answer code is not read at all (a
     comment in it changes nothing: ``tests/test_golden.py::test_a_comment_changes_nothing``)."""
-    import helpers.generation_cache as gc
+    import helpers.runtime.generation_cache as gc
     from helpers.generation import ANSWER_CODE_VERSION
 
     decoding = {"max_new_tokens": 8}

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from helpers.generation import ANSWER_CODE_VERSION, replay_batch
-from helpers.generation_cache import (
+from helpers.generation import ANSWER_CODE_VERSION, _generation_config, generate_batch
+from helpers.runtime.generation_cache import (
     CACHE_VERSION,
     RECORDED_FOLDER,
     batch_key,
@@ -19,6 +19,18 @@ from helpers.generation_cache import (
 )
 
 ENTRIES = recorded_entries()
+
+
+def replay_batch(llm, texts, decoding):
+    """Generate one stored batch again with the cache off: the rendered ``texts`` in their stored order, with
+    the ``decoding`` settings of its cache context."""
+    import torch
+
+    config = _generation_config(decoding["max_new_tokens"], decoding["pad_id"], decoding["end_ids"],
+                                decoding["stop"], 0.0, 1.0)
+    with torch.inference_mode():
+        return generate_batch(llm, list(texts), config, decoding["end_ids"], decoding["stop"],
+                              not decoding["special_tokens"])
 REBUILD = ("the recorded generations are stale: run `make generations` (the whole workbook, ~90 min on 2 cores); "
            "if the answer code changed what it returns, bump ANSWER_CODE_VERSION in helpers/generation.py first")
 

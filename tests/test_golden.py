@@ -66,7 +66,7 @@ def test_the_chunker_gives_the_golden_chunks():
               for doc_id, text in golden_documents().items() for strategy in STRATEGIES]
     actual += [{"doc": doc_id, "strategy": "default", "chunks": [asdict(c) for c in chunk_text(text, doc_id)]}
                for doc_id, text in golden_documents().items()]
-    check_golden("chunks", actual, "bump READER_RECIPE_VERSION in helpers/reader_training.py (the reader trains on "
+    check_golden("chunks", actual, "bump READER_RECIPE_VERSION in helpers/workbook/reader.py (the reader trains on "
                  "chunks) and run `make adapters` and `make generations` (prompts hold chunks)")
 
 
@@ -97,7 +97,7 @@ def test_the_answer_code_gives_the_golden_answers(llm):
 # --------------------------------------------------------------------------- the answer parser
 def golden_raw_answers() -> list[str]:
     """Raw answers of the recording (every 29th, a fixed sample of what the model really writes) and edge cases."""
-    from helpers.generation_cache import recorded_entries
+    from helpers.runtime.generation_cache import recorded_entries
 
     texts = [g["text"] for entry in recorded_entries() for g in entry["generations"]][::29]
     return texts + ['{"answer": "x", "sources": ["a#1", "b"]}', '{"answer": 3, "sources": []}',
@@ -118,12 +118,13 @@ def test_the_answer_parser_gives_the_golden_parses():
 def test_the_reader_trains_on_the_examples_its_manifest_records():
     """The shipped reader's manifest records the hash of the examples it was trained on; building them today
     must give the same examples (25 s: it embeds the knowledge base and retrieves for 403 questions)."""
-    from helpers.reader_training import READER_RECIPE_VERSION, examples_hash, read_manifest, reader_examples
+    from helpers.workbook.reader import READER_RECIPE_VERSION, read_manifest
+    from helpers.workbook.reader_training import examples_hash, reader_examples
 
     recorded = read_manifest()["examples"]["hash"]
     assert examples_hash(reader_examples()) == recorded, (
         "the reader's rendered training examples changed (its questions, the chunker, the retriever or the prompt): "
-        f"bump READER_RECIPE_VERSION (now {READER_RECIPE_VERSION}) in helpers/reader_training.py and run "
+        f"bump READER_RECIPE_VERSION (now {READER_RECIPE_VERSION}) in helpers/workbook/reader.py and run "
         "`make adapters`; if the change was not meant to reach the reader, undo it")
 
 
@@ -133,9 +134,9 @@ import json, sys
 import helpers
 assert helpers.__file__.startswith(sys.argv[1]), helpers.__file__
 from helpers.generation import ANSWER_CODE_VERSION
-from helpers.generation_cache import CallCache, load_batch, model_fingerprint, numerics, recorded_entries
-from helpers.models import load_llm
-from helpers.reader_training import load_reader
+from helpers.runtime.generation_cache import CallCache, load_batch, model_fingerprint, numerics, recorded_entries
+from helpers.runtime.models import load_llm
+from helpers.workbook.reader import load_reader
 
 base = load_llm()
 here, found, batches = numerics(), {}, {}

@@ -6,8 +6,14 @@ import time
 import pytest
 import torch
 
-from helpers import models
-from helpers.models import ModelNotAvailableError, load_embedder, load_llm, packaged_model_dir, resolve_dtype
+from helpers.runtime import models
+from helpers.runtime.models import (
+    ModelNotAvailableError,
+    load_embedder,
+    load_llm,
+    packaged_model_dir,
+    resolve_dtype,
+)
 
 
 def test_packaged_models_resolve_to_files_inside_site_packages():

@@ -293,7 +293,7 @@ def _exercise_part(path: Path) -> tuple[str, list[str]]:
 def _checkers() -> set[str]:
     import inspect
 
-    import helpers.exercises as exercises
+    import helpers.workbook.exercises as exercises
 
     return {name for name, f in inspect.getmembers(exercises, inspect.isfunction) if f.__module__ == exercises.__name__
             and CHECKER_CALL.match(name + "(") and name != "check"}
@@ -307,7 +307,7 @@ def test_every_exercise_has_a_checker_that_runs(path):
              if not line.lstrip().startswith("#") for m in CHECKER_CALL.finditer(line)]
     assert exercises, f"{path.name}: no numbered exercises"
     assert len(calls) >= len(exercises), f"{path.name}: {len(exercises)} exercises but checker calls {calls}"
-    assert set(calls) <= _checkers(), f"{path.name}: {set(calls) - _checkers()} is not a checker of helpers/exercises.py"
+    assert set(calls) <= _checkers(), f"{path.name}: {set(calls) - _checkers()} is not a checker of helpers/workbook/exercises.py"
     commented = [line for source in code for line in source.splitlines()
                  if line.lstrip().startswith("#") and CHECKER_CALL.search(line)]
     assert not commented, f"{path.name}: commented-out checker calls {commented}: a checker must run"

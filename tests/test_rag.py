@@ -69,9 +69,9 @@ def test_citation_summary_counts_answers_without_citations_as_zero_recall():
 
 @pytest.mark.slow
 def test_rag_end_to_end_retrieves_the_source_and_prompts_with_it(llm, embedder):
-    from helpers.data import load_kb
     from helpers.rag import answer_questions
     from helpers.retrieval import build_retriever
+    from helpers.workbook.data import load_kb
 
     kb = load_kb()
     docs = {d: kb[d] for d in ("policy-returns", "policy-travel", "product-rill-250")}

@@ -10,24 +10,21 @@ from pathlib import Path
 import pytest
 
 from helpers.adapters import AdapterError
-from helpers.data import (
+from helpers.evaluation import contains_match, normalize
+from helpers.prompts import ABSTAIN_ANSWER
+from helpers.workbook.data import (
     load_kb,
     load_kb_questions,
     load_reader_check_questions,
     load_reading_questions,
     load_written_reading_questions,
 )
-from helpers.evaluation import contains_match, normalize
-from helpers.prompts import ABSTAIN_ANSWER
-from helpers.reader_training import (
+from helpers.workbook.reader import READER_DIR, check_reader, read_manifest, reader_fingerprint
+from helpers.workbook.reader_training import (
     READER_CANDIDATES,
-    READER_DIR,
     SHIPPED_READER,
-    check_reader,
-    read_manifest,
     reader_candidates,
     reader_examples,
-    reader_fingerprint,
     reader_questions,
 )
 
@@ -221,8 +218,8 @@ def test_lora_rag_uses_the_shipped_reader_by_default():
 def test_oracle_retriever_returns_the_gold_chunk():
     from conftest import ToyEmbedder
 
-    from helpers.reader_training import OracleRetriever
     from helpers.retrieval import build_retriever
+    from helpers.workbook.reader_training import OracleRetriever
 
     test = load_kb_questions("test")
     oracle = OracleRetriever(build_retriever(KB, embedder=ToyEmbedder()), test)

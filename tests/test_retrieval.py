@@ -11,15 +11,15 @@ import warnings
 import pytest
 from conftest import ToyEmbedder
 
-from helpers.ann import compare_faiss_indexes, synthetic_vectors
 from helpers.documents import load_documents
-from helpers.persistence import IndexMismatchError, load_index, save_index
 from helpers.retrieval import (
     build_retriever,
     build_retriever_from_folder,
     reciprocal_rank_fusion,
     unique_docs,
 )
+from helpers.runtime.persistence import IndexMismatchError, load_index, save_index
+from helpers.workbook.ann import compare_faiss_indexes, synthetic_vectors
 
 DOCS = {
     "returns": "Customers may return hardware within 30 days of delivery. A restocking fee applies.",

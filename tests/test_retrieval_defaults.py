@@ -9,7 +9,7 @@ import pytest
 
 from helpers.chunking import ChunkingConfig
 from helpers.retrieval import Retriever, build_retriever
-from helpers.retrieval_defaults import (
+from helpers.workbook.retrieval_defaults import (
     BASELINE,
     CANDIDATES,
     Corpus,

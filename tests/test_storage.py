@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.storage import atomic_file, atomic_folder, check_target_folder
+from helpers.runtime.storage import atomic_file, atomic_folder, check_target_folder
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

@@ -14,10 +14,10 @@ import pytest
 from conftest import ToyEmbedder
 
 from helpers.comparison import compare
-from helpers.data import Question
 from helpers.prompts import CLOSED_BOOK_INSTRUCTION, JSON_RAG_INSTRUCTION, json_answer
 from helpers.retrieval import build_retriever
 from helpers.systems import SYSTEMS, System, build_system, evaluate_systems, knowledge_update
+from helpers.workbook.data import Question
 
 DOCS = {
     "returns": "# Returns\n\nCustomers may return hardware within 30 days of delivery. A restocking fee applies.",

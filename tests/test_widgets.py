@@ -7,8 +7,9 @@ import pytest
 from helpers.chunking import ChunkingConfig
 from helpers.generation import Generation
 from helpers.rag import Answer
-from helpers.retrieval import Hit, build_retriever, chunking_metrics
-from helpers.widgets import AskPanel, AskResult, ChunkingExplorer, render_answer, render_chunks
+from helpers.retrieval import Hit, build_retriever
+from helpers.workbook.retrieval_defaults import chunking_metrics
+from helpers.workbook.widgets import AskPanel, AskResult, ChunkingExplorer, render_answer, render_chunks
 
 DOCS = {
     "returns": "# Returns\n\nCustomers may return hardware within 30 days of delivery. A restocking fee of 15 percent applies.",
@@ -87,7 +88,7 @@ def test_chunking_explorer_reacts_to_its_sliders():
 
 @pytest.mark.slow
 def test_ask_panel_answers_and_reports_bad_input_in_the_panel():
-    from helpers.models import load_llm
+    from helpers.runtime.models import load_llm
 
     panel = AskPanel(load_llm(), build_retriever(DOCS, method="bm25"), k=2)
     assert panel.rerank.disabled, "no re-ranker given: the toggle is off"

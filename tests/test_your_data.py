@@ -10,11 +10,17 @@ import pandas as pd
 import pytest
 from conftest import ToyEmbedder
 
-from helpers.cli import main
-from helpers.question_drafts import parse_draft, pick_passages
-from helpers.question_sets import InputError, load_question_file, read_documents
-from helpers.report import render_report
-from helpers.your_data import compare_on_documents, read_results, rescore, summarize_results, write_outputs
+from helpers.workbook.cli import main
+from helpers.workbook.question_drafts import parse_draft, pick_passages
+from helpers.workbook.question_sets import InputError, load_question_file, read_documents
+from helpers.workbook.report import render_report
+from helpers.workbook.your_data import (
+    compare_on_documents,
+    read_results,
+    rescore,
+    summarize_results,
+    write_outputs,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 PDF = REPO / "data" / "examples" / "warranty-summary.pdf"
@@ -139,9 +145,9 @@ def test_cli_bad_input_exits_2_with_one_line(folder, tmp_path, capsys, make_args
 # --------------------------------------------------------------------------- scoring and the report
 def _fake_run(folder, tmp_path, fake_generate, monkeypatch, answers: dict[str, str]):
     """compare_on_documents with canned answers (prompt and rag) and the toy embedder: no model runs."""
-    import helpers.models
+    import helpers.runtime.models
 
-    monkeypatch.setattr(helpers.models, "load_llm", lambda *a, **k: pytest.fail("no model should load"))
+    monkeypatch.setattr(helpers.runtime.models, "load_llm", lambda *a, **k: pytest.fail("no model should load"))
 
     def respond(llm, prompt):
         text = prompt if isinstance(prompt, str) else prompt[-1]["content"]
@@ -197,9 +203,9 @@ def test_outputs_round_trip_and_person_verdicts_rescore(folder, tmp_path, fake_g
 
 
 def test_ungraded_questions_wait_for_a_person(folder, tmp_path, fake_generate, monkeypatch, capsys):
-    import helpers.models
+    import helpers.runtime.models
 
-    monkeypatch.setattr(helpers.models, "load_llm", lambda *a, **k: pytest.fail("no model should load"))
+    monkeypatch.setattr(helpers.runtime.models, "load_llm", lambda *a, **k: pytest.fail("no model should load"))
     fake_generate(lambda llm, prompt: "30 days")
     questions = write_csv(tmp_path / "q.csv", [{"question": r["question"]} for r in QUESTIONS])
     run = compare_on_documents(folder, questions, systems=("prompt", "rag"), llm=object(), embedder=ToyEmbedder(),

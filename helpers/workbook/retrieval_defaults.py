@@ -26,16 +26,18 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from helpers.chunking import ChunkingConfig
-from helpers.data import load_heldout_faq, load_kb, load_kb_questions, load_python_faq
 from helpers.documents import as_doc_triples
 from helpers.embedding import embed, get_embedder
-from helpers.evaluation import per_query_scores as _per_query_scores
+from helpers.evaluation import evaluate_retrievers, per_query_scores
 from helpers.rerank import Reranker
-from helpers.retrieval import Method, build_retriever
+from helpers.retrieval import Method, build_retriever, make_faiss_index
 from helpers.uncertainty import paired_difference
+from helpers.workbook.data import load_heldout_faq, load_kb, load_kb_questions, load_python_faq
 
 BASELINE = "plain baseline"
 DEFAULT = "default"
+#: The per-query scores (of :func:`helpers.evaluation.per_query_scores`) the defaults are chosen on.
+SCORES = ["nDCG@10", "MRR@10", "recall@5"]
 
 
 @dataclass(frozen=True)
@@ -94,21 +96,12 @@ def check_corpora() -> list[Corpus]:
 def plain_baseline(docs: Any, queries: Sequence[str], k: int = 10, embedder: Any = None) -> list[list[str]]:
     """Document rankings from sentence-transformers + FAISS over *whole* documents (no chunking, no
     fusion, no re-ranking; the model truncates long texts at its window): the bar every default must meet."""
-    import faiss
-
     model = get_embedder(embedder)
     triples = as_doc_triples(docs)
     vectors = embed(model, [text for _, text, _ in triples])
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(np.ascontiguousarray(vectors, dtype="float32"))
+    index = make_faiss_index("flat", np.ascontiguousarray(vectors, dtype="float32"))
     _, ids = index.search(np.ascontiguousarray(embed(model, list(queries)), dtype="float32"), min(k, len(triples)))
     return [[triples[i][0] for i in row if i >= 0] for row in ids]
-
-
-def per_query_scores(rankings: Sequence[Sequence[str]], relevant: Sequence[Sequence[str]]) -> pd.DataFrame:
-    """nDCG@10, MRR@10 and recall@5 of each query's document ranking (one row per query; the columns the
-    defaults were chosen on, from :func:`helpers.evaluation.per_query_scores`)."""
-    return _per_query_scores(rankings, relevant)[["nDCG@10", "MRR@10", "recall@5"]]
 
 
 def compare_pipelines(corpora: Sequence[Corpus], pipelines: dict[str, Pipeline], *, reranker: Reranker | None = None,
@@ -127,14 +120,15 @@ def compare_pipelines(corpora: Sequence[Corpus], pipelines: dict[str, Pipeline],
     model = get_embedder(embedder)
     rows, tests = [], {}
     for corpus in tqdm(corpora, desc="corpora", disable=not progress):
-        scores = {BASELINE: per_query_scores(plain_baseline(corpus.docs, corpus.queries, embedder=model), corpus.relevant)}
+        baseline = plain_baseline(corpus.docs, corpus.queries, embedder=model)
+        scores = {BASELINE: per_query_scores(baseline, corpus.relevant)[SCORES]}
         built: dict[ChunkingConfig, Any] = {}
         for name, p in pipelines.items():
             if p.chunking not in built:
                 built[p.chunking] = build_retriever(corpus.docs, method="hybrid", chunking=p.chunking, embedder=model,
                                                     cache=True)
             view = built[p.chunking].view(p.method, reranker=reranker if p.rerank else None, candidates=10)
-            scores[name] = per_query_scores(view.search_documents_many(corpus.queries, 10), corpus.relevant)
+            scores[name] = per_query_scores(view.search_documents_many(corpus.queries, 10), corpus.relevant)[SCORES]
         first_stage = {p: n for n, p in pipelines.items() if not p.rerank}
         for name, table in scores.items():
             vs_base = tests[(corpus.name, name)] = paired_difference(table[metric], scores[BASELINE][metric])
@@ -168,3 +162,23 @@ def reranking_helps(table: pd.DataFrame) -> bool:
     """True only if re-ranking raises MRR@10 over its first stage on *every* corpus of ``table``."""
     column = "Δ MRR@10 from re-ranking"
     return bool(column in table and table[column].notna().any() and (table[column].dropna() > 0).all())
+
+
+def chunking_metrics(docs: Any, questions: Sequence[str], relevant: Sequence[Sequence[str]],
+                     config: ChunkingConfig, *, method: Method = "bm25", embedder: Any = None) -> dict[str, float]:
+    """:func:`evaluate_retrievers` columns for ``docs`` chunked with ``config``, plus the 95% bootstrap
+    intervals of recall@5 and MRR@10 (``"recall@5 low"``, ...), ``n`` (questions), ``chunks`` (count) and
+    ``mean tokens`` (words per chunk); ``"dense"`` embeds each configuration once (cached)."""
+    if len(questions) != len(relevant):
+        raise ValueError(f"{len(questions)} questions but {len(relevant)} sets of relevant ids.")
+    from helpers.uncertainty import mean_interval
+
+    retriever = build_retriever(docs, method=method, chunking=config, embedder=embedder, cache=True)
+    table = evaluate_retrievers({"this": retriever}, questions, relevant)
+    row = table.loc["this"]
+    sizes = [len(c.text.split()) for c in retriever.chunks.values()]
+    scores = per_query_scores(table.attrs["rankings"]["this"], [set(r) for r in relevant])
+    intervals = {f"{m} {side}": v for m in ("recall@5", "MRR@10") for side, v in zip(("low", "high"),
+                                                                                       mean_interval(scores[m]))}
+    return {**{k: float(v) for k, v in row.items()}, **intervals, "n": float(len(questions)),
+            "chunks": float(len(retriever)), "mean tokens": float(np.mean(sizes)) if sizes else 0.0}

@@ -13,15 +13,16 @@ from typing import Any
 
 import pandas as pd
 
+from helpers.adapters import LoraSettings
 from helpers.chunking import ChunkingConfig
 from helpers.comparison import paired, paired_sentence
 from helpers.costs import HourlyPrice, TokenPrices, break_even_volume, compute_cost, token_cost
-from helpers.evaluation import evaluate_prompts, json_field, summarize
-from helpers.finetune import LoraSettings, count_lora_parameters
+from helpers.evaluation import json_field, retrieval_per_query, summarize
+from helpers.finetune import count_lora_parameters
 from helpers.generation import render_prompt, tokens_per_second
 from helpers.prompts import injection_succeeded
-from helpers.retrieval import build_retriever, retrieval_per_query
-from helpers.systems import build_system, evaluate_systems
+from helpers.retrieval import build_retriever
+from helpers.systems import build_system, evaluate_prompts, evaluate_systems
 from helpers.uncertainty import paired_difference, paired_test, rate
 from helpers.uncertainty import verdict as verdict_of
 
@@ -187,7 +188,7 @@ def break_even_for_prices(api: TokenPrices, machine: HourlyPrice, *, prompt_toke
 def check_question_set(questions_file: Any, docs_dir: Any, *, min_questions: int = 30) -> bool:
     """06: is a questions file ready to decide with? At least ``min_questions`` questions, answers and
     sources on the answerable ones, at least 10% unanswerable and 15% reworded (``type`` paraphrase)."""
-    from helpers.question_sets import graded, load_question_file, read_documents
+    from helpers.workbook.question_sets import graded, load_question_file, read_documents
 
     questions = load_question_file(questions_file, read_documents(docs_dir), docs_dir)
     answerable = [q for q in questions if q.answerable]

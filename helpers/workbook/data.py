@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Literal
 
 from helpers.chunking import markdown_sections
-from helpers.config import get_settings
 from helpers.documents import Document, load_documents
+from helpers.runtime.config import get_settings
 
 QuestionType = Literal["single-fact", "numeric", "paraphrase", "multi-doc", "unanswerable"]
 Split = Literal["train", "dev", "test"]
@@ -245,7 +245,7 @@ def load_reading_questions(data_dir: str | Path | None = None) -> list[Question]
 def load_written_reading_questions(data_dir: str | Path | None = None) -> list[Question]:
     """Hand-written, paraphrased reading questions (``kb_reading_questions_written.jsonl``, type ``reading``,
     split ``train``, 345 questions) about facts no dev or test question asks, from documents the knowledge
-    update leaves alone: what the shipped reader trains on (:func:`helpers.reader_training.reader_questions`;
+    update leaves alone: what the shipped reader trains on (:func:`helpers.workbook.reader_training.reader_questions`;
     ``data/README.md`` gives the dev measurement behind that choice).
 
     Raises:

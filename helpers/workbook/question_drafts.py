@@ -20,8 +20,8 @@ from helpers.chunking import chunk_text
 from helpers.documents import Document
 from helpers.evaluation import contains_match
 from helpers.generation import generate
-from helpers.models import LLM
 from helpers.prompts import DRAFT_PROMPT
+from helpers.runtime.models import LLM
 
 _LINES = re.compile(r"question[ \t]*:[ \t]*(?P<q>[^\n]+).*?answer[ \t]*:[ \t]*(?P<a>[^\n]+)", re.I | re.S)
 MIN_WORDS = 40  # passages shorter than this rarely hold a fact worth a question

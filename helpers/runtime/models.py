@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from helpers.config import auto_dtype, get_settings, hub_offline
-from helpers.storage import atomic_folder
+from helpers.runtime.config import auto_dtype, get_settings, hub_offline
+from helpers.runtime.storage import atomic_folder
 
 if TYPE_CHECKING:  # imported lazily at run time: torch/transformers take seconds to import
     import torch

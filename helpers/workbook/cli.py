@@ -18,8 +18,8 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from helpers.question_sets import InputError
-from helpers.your_data import DEFAULT_SYSTEMS
+from helpers.workbook.question_sets import InputError
+from helpers.workbook.your_data import DEFAULT_SYSTEMS
 
 EXIT_BAD_INPUT = 2
 
@@ -58,8 +58,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from helpers.generation_cache import cache_report
-    from helpers.your_data import compare_on_documents, write_outputs
+    from helpers.runtime.generation_cache import cache_report
+    from helpers.workbook.your_data import compare_on_documents, write_outputs
 
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     run = compare_on_documents(args.docs, args.questions, systems=systems, method=args.method, k=args.k)
@@ -73,7 +73,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from helpers.your_data import read_results, rescore, write_outputs
+    from helpers.workbook.your_data import read_results, rescore, write_outputs
 
     table, previous = read_results(args.results)
     results, summary = rescore(table, previous)
@@ -84,10 +84,10 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _draft(args: argparse.Namespace) -> int:
-    from helpers.config import get_settings
-    from helpers.models import ModelNotAvailableError, load_llm
-    from helpers.question_drafts import draft_questions
-    from helpers.question_sets import read_documents
+    from helpers.runtime.config import get_settings
+    from helpers.runtime.models import ModelNotAvailableError, load_llm
+    from helpers.workbook.question_drafts import draft_questions
+    from helpers.workbook.question_sets import read_documents
 
     if args.n < 1:
         raise InputError(f"--n must be at least 1, not {args.n}.")
@@ -107,8 +107,8 @@ def _draft(args: argparse.Namespace) -> int:
 
 
 def _print_summary(summary: dict) -> None:
-    from helpers.report import METRIC_LABELS
     from helpers.uncertainty import Rate
+    from helpers.workbook.report import METRIC_LABELS
 
     for name, metrics in summary["systems"].items():
         rates = "; ".join(f"{METRIC_LABELS[m]} {Rate(v['k'], v['n'], v['low'], v['high'])}"

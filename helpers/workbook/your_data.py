@@ -6,8 +6,8 @@
     run.summary["systems"]["rag"]["accuracy"]                 # {"k", "n", "value", "low", "high"}
     write_outputs(run.results, run.summary, "results/compare-1")  # report.html, results.csv, summary.json
 
-The inputs are read by :mod:`helpers.question_sets` (its docstring gives the questions file's columns);
-the report is drawn by :mod:`helpers.report`. Questions without an ``answer`` are answered and written
+The inputs are read by :mod:`helpers.workbook.question_sets` (its docstring gives the questions file's columns);
+the report is drawn by :mod:`helpers.workbook.report`. Questions without an ``answer`` are answered and written
 for a person to judge in the ``verdict`` column; :func:`rescore` recomputes everything after.
 
 Every rate carries its n and 95% Wilson interval, every comparison is a paired test on the same
@@ -27,15 +27,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.comparison import intervals, paired, paired_sentence
-from helpers.config import get_settings
-from helpers.data import Question
+from helpers.comparison import intervals, paired, paired_sentence, summary_recommendations
 from helpers.documents import Document
-from helpers.evaluation import contains_match, mrr_at_k
-from helpers.question_sets import UNANSWERABLE, InputError, graded, load_question_file, read_documents
-from helpers.report import METRICS, normalize_results
+from helpers.evaluation import contains_match, per_query_scores, recall_at_k
+from helpers.runtime.config import get_settings
 from helpers.uncertainty import mean_interval, rate
 from helpers.uncertainty import verdict as verdict_of
+from helpers.workbook.data import Question
+from helpers.workbook.question_sets import (
+    UNANSWERABLE,
+    InputError,
+    graded,
+    load_question_file,
+    read_documents,
+)
+from helpers.workbook.report import METRICS, normalize_results
 
 #: The systems ``compare`` runs unless told otherwise (the closed-book ``lora`` needs an adapter trained on
 #: your facts, notebook 04, so it is not a default).
@@ -89,10 +95,10 @@ def retrieval_metrics(retriever: Any, questions: Sequence[Question], k: int) -> 
     if not with_source:
         return out
     ranked = retriever.search_documents_many([q.question for q in with_source], 10)
-    for cut in sorted({1, k, 10}):
-        out[f"hit@{cut}"] = _rate_dict(rate([bool(set(ids[:cut]) & set(q.doc_ids))
-                                             for ids, q in zip(ranked, with_source)]))
-    rr = [mrr_at_k(ids, q.doc_ids, 10) for ids, q in zip(ranked, with_source)]
+    relevant = [q.doc_ids for q in with_source]
+    for cut in sorted({1, k, 10}):  # a hit: recall above 0, some source among the first ``cut``
+        out[f"hit@{cut}"] = _rate_dict(rate([recall_at_k(ids, rel, cut) > 0 for ids, rel in zip(ranked, relevant)]))
+    rr = per_query_scores(ranked, relevant)["MRR@10"].tolist()
     low, high = mean_interval(rr, seed=get_settings().seed)
     out["MRR@10"] = {"n": len(rr), "value": float(np.mean(rr)), "low": low, "high": high}
     out["ranked"] = {q.id: ids for q, ids in zip(with_source, ranked)}
@@ -146,17 +152,17 @@ def compare_on_documents(
     score what can be scored, and summarize with intervals, paired tests and a recommendation.
 
     The model, embedder and profile come from the same settings as the notebooks (``WORKBOOK_LLM``,
-    ``WORKBOOK_PROFILE``, ...); ``lora+rag`` uses the shipped reader adapter (:mod:`helpers.reader_training`).
+    ``WORKBOOK_PROFILE``, ...); ``lora+rag`` uses the shipped reader adapter (:mod:`helpers.workbook.reader_training`).
     ``llm``/``embedder``: already loaded base model and embedder to reuse (default: load the configured ones);
     ``reader``: the model carrying the reader adapter for ``lora+rag`` (default: the shipped one, which fits
-    the default model; :func:`helpers.reader_training.load_or_train_reader` trains one for another model).
+    the default model; :func:`helpers.workbook.reader_training.load_or_train_reader` trains one for another model).
 
     Raises:
         InputError: bad documents, questions or options (one line that says what to fix).
     """
     from helpers.adapters import AdapterError
-    from helpers.models import ModelNotAvailableError, load_llm
     from helpers.retrieval import build_retriever
+    from helpers.runtime.models import ModelNotAvailableError, load_llm
     from helpers.systems import SYSTEMS, build_system, evaluate_systems
 
     unknown = [s for s in systems if s not in SYSTEMS]
@@ -257,53 +263,7 @@ def summarize_results(results: pd.DataFrame, *, retrieval: Mapping[str, Any] | N
                      "not yet": int(table["correct"].isna().sum())}
     if retrieval is not None:
         out["retrieval"] = dict(retrieval)
-    out["recommendation"] = recommend(out)
-    return out
-
-
-def recommend(summary: Mapping[str, Any]) -> list[str]:
-    """Plain-language advice from a summary's paired tests: which approach the measurements support, and
-    where they cannot tell (with the number of questions that would)."""
-    if not summary["paired"]:
-        ungraded = summary.get("graded", {}).get("not yet", 0)
-        return [f"Nothing is scored yet: {ungraded} answers wait for a verdict. Fill in the 'verdict' column of "
-                "results.csv (correct / wrong) and run `llm-workbook score results.csv`."]
-    tests = {(t["a"], t["b"]): t for t in summary["paired"] if t["metric"] == "accuracy"}
-    sources = next((t for t in summary["paired"] if t["metric"] == "correct source cited"), None)
-    out = []
-    rag = tests.get(("rag", "prompt"))
-    if rag:
-        if rag["verdict"] == "holds" and rag["difference"] > 0:
-            out.append(f"Retrieve: RAG answers your questions better than the model alone. {rag['sentence']}.")
-        else:
-            out.append(f"RAG is not shown to beat the model alone on these questions; check retrieval (hit@k) and "
-                       f"the answers before building on it. {rag['sentence']}.")
-    reader = tests.get(("lora+rag", "rag"))
-    if reader:
-        if reader["verdict"] == "holds" and reader["difference"] > 0:
-            out.append(f"Fine-tune the behaviour, retrieve the knowledge: the fine-tuned reader reads your retrieved "
-                       f"documents better than the base model. {reader['sentence']}.")
-        elif reader["verdict"] == "holds":
-            out.append(f"The fine-tuned reader does worse than plain RAG on your documents; stay with RAG. "
-                       f"{reader['sentence']}.")
-        else:
-            out.append(f"The fine-tuned reader and plain RAG are not distinguishable on your questions; prefer the "
-                       f"simpler RAG until more questions say otherwise. {reader['sentence']}.")
-    if sources and sources["verdict"] == "holds" and sources["difference"] > 0:
-        out.append(f"Fine-tune for traceable answers: the reader cites the right source far more often. "
-                   f"{sources['sentence']}.")
-    retrieval = summary.get("retrieval")
-    if retrieval and retrieval.get(f"answer in top-{retrieval['k']}"):
-        found = retrieval[f"answer in top-{retrieval['k']}"]
-        out.append(f"Retrieval puts the gold answer into the {retrieval['k']} chunks the RAG systems read for "
-                   f"{found['k']}/{found['n']} answerable questions ({found['value']:.0%}, 95% CI {found['low']:.0%}-"
-                   f"{found['high']:.0%}): that is the ceiling for any reader; answers below it are reading failures.")
-    if retrieval and retrieval.get(f"hit@{retrieval['k']}"):
-        hit = retrieval[f"hit@{retrieval['k']}"]
-        if hit["value"] < 0.7:
-            out.append(f"Retrieval finds a source document in the top {retrieval['k']} for only {hit['k']}/{hit['n']} "
-                       f"questions ({hit['value']:.0%}, 95% CI {hit['low']:.0%}-{hit['high']:.0%}): no reader can "
-                       "answer from chunks it is not given; try --method hybrid or more --k (notebook 03).")
+    out["recommendation"] = summary_recommendations(out)
     return out
 
 
@@ -338,8 +298,8 @@ def rescore(results: pd.DataFrame, previous: Mapping[str, Any] | None = None) ->
 def write_outputs(results: pd.DataFrame, summary: Mapping[str, Any], out_dir: str | Path) -> dict[str, Path]:
     """Write ``results.csv``, ``summary.json`` and the self-contained ``report.html`` into ``out_dir``
     (created); returns their paths."""
-    from helpers.report import render_report
-    from helpers.storage import atomic_file
+    from helpers.runtime.storage import atomic_file
+    from helpers.workbook.report import render_report
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 tables notebook 06 shows (:func:`summary_table`, :func:`rates_by_type`).
 
 :func:`render_report` turns the ``results.csv`` rows and the ``summary.json`` of
-:mod:`helpers.your_data` into one self-contained page: the figure is embedded as a PNG, the styles are
+:mod:`helpers.workbook.your_data` into one self-contained page: the figure is embedded as a PNG, the styles are
 inline, nothing is fetched from the network. :func:`plot_rates` draws the figure (also shown in notebook 06).
 """
 

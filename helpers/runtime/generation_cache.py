@@ -46,11 +46,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from helpers.config import REPO_ROOT, get_settings, package_versions
-from helpers.storage import atomic_file
+from helpers.runtime.config import REPO_ROOT, get_settings, package_versions
+from helpers.runtime.storage import atomic_file
 
 if TYPE_CHECKING:
-    from helpers.models import LLM
+    from helpers.runtime.models import LLM
 
 #: the layout of a key's context (3: the answer code is named by its version, not by a hash of its source)
 CACHE_VERSION = 3

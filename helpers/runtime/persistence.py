@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from helpers.chunking import Chunk, ChunkingConfig
 from helpers.embedding import embedder_name, embedding_dim, get_embedder
 from helpers.retrieval import METHODS, IndexStore, Retriever
-from helpers.storage import atomic_folder, check_target_folder
+from helpers.runtime.storage import atomic_folder, check_target_folder
 
 if TYPE_CHECKING:
     from helpers.rerank import Reranker

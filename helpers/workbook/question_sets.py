@@ -17,8 +17,8 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
-from helpers.data import QUESTION_TYPES, Question
 from helpers.documents import Document, load_documents
+from helpers.workbook.data import QUESTION_TYPES, Question
 
 UNANSWERABLE = "unanswerable"
 

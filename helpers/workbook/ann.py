@@ -1,7 +1,8 @@
 """Approximate nearest-neighbour search: exact (flat) vs HNSW vs IVF FAISS indexes, measured.
 
 Exact search takes well under a millisecond at the workbook's size; :func:`compare_faiss_indexes` shows
-what approximate indexes trade (recall) for speed, on real vectors (notebook 03) or at larger N.
+what approximate indexes trade (recall) for speed, on real vectors (notebook 03) or at larger N. The
+indexes are built by :func:`helpers.retrieval.make_faiss_index` (also importable from here).
 """
 
 from __future__ import annotations
@@ -12,30 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from helpers.retrieval import make_faiss_index
+
 if TYPE_CHECKING:
     import pandas as pd
-
-
-def make_faiss_index(kind: str, vectors: np.ndarray, *, seed: int = 1234) -> Any:
-    """A FAISS inner-product index over normalized ``vectors``: ``"flat"`` (exact), ``"hnsw"`` (graph, 32
-    links per node) or ``"ivf"`` (``4 * sqrt(N)`` k-means lists of 39+ vectors); :func:`set_search_param`."""
-    import faiss
-
-    n, dim = vectors.shape
-    if kind == "flat":
-        index = faiss.IndexFlatIP(dim)
-    elif kind == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-    elif kind == "ivf":
-        nlist = max(1, min(int(4 * np.sqrt(n)), n // 39))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        index.cp.seed = seed
-        index.train(vectors)
-    else:
-        raise ValueError(f"Unknown index kind {kind!r}; use 'flat', 'hnsw' or 'ivf'.")
-    index.add(vectors)
-    return index
 
 
 def set_search_param(index: Any, value: int) -> None:

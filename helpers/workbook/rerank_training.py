@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from helpers.chunking import ChunkingConfig
-from helpers.config import get_settings, seed_everything
-from helpers.data import load_kb, load_kb_questions, load_python_faq
 from helpers.evaluation import normalize
-from helpers.models import packaged_model_dir
 from helpers.rerank import CrossEncoderReranker, load_cross_encoder
 from helpers.retrieval import build_retriever
-from helpers.storage import atomic_folder
+from helpers.runtime.config import get_settings, seed_everything
+from helpers.runtime.models import packaged_model_dir
+from helpers.runtime.storage import atomic_folder
+from helpers.workbook.data import load_kb, load_kb_questions, load_python_faq
 
 TRAINED_NAME = "minilm-ce-kb-faq"
 TRAIN_VERSION = 2

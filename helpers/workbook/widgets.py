@@ -19,14 +19,14 @@ from helpers.chunking import STRATEGIES, Chunk, ChunkingConfig, chunk_text, coun
 from helpers.documents import as_doc_triples
 from helpers.prompts import RAG_INSTRUCTION
 from helpers.rag import Answer, answer_questions, attribute_answer
-from helpers.retrieval import chunking_metrics
+from helpers.workbook.retrieval_defaults import chunking_metrics
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from helpers.models import LLM
     from helpers.rerank import Reranker
     from helpers.retrieval import Hit, Retriever
+    from helpers.runtime.models import LLM
 
 _PALETTE = ("#dbeafe", "#fde68a", "#bbf7d0", "#fbcfe8", "#ddd6fe", "#fed7aa")
 
