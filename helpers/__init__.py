@@ -10,7 +10,7 @@ helpers`` does not import torch, the first model load does)::
 
 from helpers.adapters import load_adapter
 from helpers.chunking import ChunkingConfig
-from helpers.comparison import compare, recommendations
+from helpers.comparison import compare
 from helpers.documents import Document, load_documents
 from helpers.finetune import train_lora
 from helpers.generation import generate
@@ -21,6 +21,7 @@ from helpers.runtime.config import get_settings, start_notebook
 from helpers.runtime.models import load_embedder, load_llm
 from helpers.runtime.persistence import load_index, save_index
 from helpers.systems import System, build_system, evaluate_systems, knowledge_update
+from helpers.workbook.advice import recommendations
 from helpers.workbook.data import load_kb, load_kb_questions
 
 __all__ = [

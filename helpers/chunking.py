@@ -206,9 +206,19 @@ def _sections(text: str) -> list[tuple[str, int, int]]:
     return [(p, a, b) for p, a, b in out if _has_text(text, a, b)]
 
 
+def bounded_path(path: str, size: int) -> str:
+    """``path`` if it has at most a quarter of ``size`` tokens (at least one), else its last tokens after an
+    ellipsis: the heading nearest the chunk says most about it."""
+    limit = max(size // 4, 1)
+    words = path.split()
+    return path if len(words) <= limit else "… " + " ".join(words[-(limit - 1):]) if limit > 1 else words[-1]
+
+
 def chunk_text(text: str, doc_id: str, config: ChunkingConfig | None = None, title: str = "") -> list[Chunk]:
     """Chunk one document's text (markdown or plain), in document order; ``doc_id`` is copied into
-    every chunk, ``title`` is the heading path of ``markdown`` chunks before any heading."""
+    every chunk, ``title`` is the heading path of ``markdown`` chunks before any heading. A chunk's whole text,
+    heading path included, has at most ``config.size`` tokens: a heading path longer than a quarter of the
+    size is cut to its last words (:func:`bounded_path`)."""
     config = config or ChunkingConfig()
     spans: list[tuple[str, int, int]]
     if config.strategy == "none":
@@ -220,8 +230,8 @@ def chunk_text(text: str, doc_id: str, config: ChunkingConfig | None = None, tit
     else:
         spans = []
         for path, a, b in _sections(text):
-            path = path or title
-            budget = max(config.size - count_tokens(path), config.size // 2, 1)
+            path = bounded_path(path or title, config.size)
+            budget = max(config.size - count_tokens(path), 1)
             spans += [(path, x, y) for x, y in _split_recursive(text, a, b, budget)]
     chunks = []
     for path, a, b in spans:

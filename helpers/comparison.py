@@ -2,21 +2,19 @@
 
 :func:`system_metrics` turns one system's rows (from :func:`helpers.systems.evaluate_systems`) into a
 row of the comparison, :func:`compare` does it for all; :func:`intervals` gives each rate its n and
-95% interval, :func:`paired` compares two systems question by question, and :func:`recommendations`
-(the workbook's four systems) and :func:`summary_recommendations` (a run on your documents) state which
-approach those paired tests support, so the advice is computed, not typed.
+95% interval, :func:`paired` compares two systems question by question and :func:`paired_sentence` says
+what such a test found. The advice drawn from them lives in :mod:`helpers.workbook.advice`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import pandas as pd
 
 from helpers.evaluation import OUTCOMES, outcome_of, outcome_rate, summarize
-from helpers.uncertainty import PairedTest, paired_test, questions_needed, rate, rate_of
+from helpers.uncertainty import PairedTest, paired_test, questions_needed, rate
 
 
 def system_metrics(scores: pd.DataFrame, *, build_seconds: float = 0.0) -> pd.Series:
@@ -133,93 +131,3 @@ def paired_sentence(test: PairedTest, a: str, b: str, what: str, detect: float =
     discordant = (test.only_a + test.only_b) / test.n if test.n else 0.0
     return (f"{said}: not distinguishable; about {questions_needed(detect, discordant)} questions would detect a "
             f"{detect * 100:.0f}-point difference")
-
-
-def recommendations(scores: pd.DataFrame, *, prompt_only: str, rag: str, lora: str, lora_rag: str,
-                    rag_format: str | None = None, update: pd.DataFrame | None = None,
-                    detect: float = 0.10) -> list[str]:
-    """Plain-language conclusions from the per-question scores of :func:`helpers.systems.evaluate_systems`.
-
-    Each sentence is chosen by a paired test on the same questions (exact McNemar, 5% level), and
-    states the difference with its 95% CI and n; where the test cannot separate two systems it says
-    "not distinguishable" and how many questions would detect a ``detect``-sized difference.
-    ``prompt_only``, ``rag``, ``lora``, ``lora_rag``: the four systems' names; ``rag_format``: a RAG
-    system asked for ``lora_rag``'s output format; ``update``: a :class:`helpers.systems.KnowledgeUpdate`
-    table (``new after``, ``n``, ``update_seconds``)."""
-    out = []
-    c3 = paired(scores, rag, prompt_only)
-    if c3.distinguishable and c3.difference > 0:
-        out.append(f"Use RAG for questions about your own documents (claim C3 holds). "
-                   f"{paired_sentence(c3, rag, prompt_only, 'Accuracy', detect)}.")
-    else:
-        out.append(f"RAG did not beat prompting alone here; check retrieval and the model's reading before building "
-                   f"on it. {paired_sentence(c3, rag, prompt_only, 'Accuracy', detect)}.")
-    c1 = paired(scores, rag, lora)
-    if c1.distinguishable and c1.difference > 0:
-        out.append(f"Do not fine-tune to add knowledge: the closed-book LoRA model does not know facts it was not "
-                   f"trained on. {paired_sentence(c1, rag, lora, 'Accuracy', detect)}.")
-    if rag_format:
-        c6 = paired(scores, lora_rag, rag_format, "JSON valid")
-        lead = ("Fine-tune for the output format (claim C6)" if c6.distinguishable and c6.difference > 0
-                else "Fine-tuning did not improve the format over prompting for it here")
-        out.append(f"{lead}. {paired_sentence(c6, lora_rag, rag_format, 'Valid JSON', detect)}.")
-        c7 = paired(scores, lora_rag, rag_format, "correct source cited")
-        lead = ("Combine both for answers that cite their source (claim C7)" if c7.distinguishable and c7.difference > 0
-                else "The combination did not cite correct sources more often than prompted RAG")
-        out.append(f"{lead}. {paired_sentence(c7, lora_rag, rag_format, 'Answers citing a correct, retrieved source', detect)}. "
-                   f"{paired_sentence(paired(scores, lora_rag, rag), lora_rag, rag, 'Accuracy', detect)}.")
-    if update is not None:
-        fresh = {name: rate_of(round(update.loc[name, "new after"] * update.loc[name, "n"]), update.loc[name, "n"])
-                 for name in (rag, lora)}
-        out.append(f"When documents change, retrieval follows at once: after re-indexing "
-                   f"({update.loc[rag, 'update_seconds']:.2f} s) {rag} gives the new answer for {fresh[rag]} of the changed "
-                   f"facts, {lora} for {fresh[lora]} until it is retrained "
-                   f"({update.loc[lora, 'update_seconds']:.0f} s of training).")
-    return out
-
-
-def summary_recommendations(summary: Mapping[str, Any]) -> list[str]:
-    """Plain-language advice from the paired tests of a run on your documents
-    (:func:`helpers.workbook.your_data.summarize_results`: systems ``prompt``, ``rag``, ``lora+rag``): which approach the
-    measurements support, and where they cannot tell (with the number of questions that would)."""
-    if not summary["paired"]:
-        ungraded = summary.get("graded", {}).get("not yet", 0)
-        return [f"Nothing is scored yet: {ungraded} answers wait for a verdict. Fill in the 'verdict' column of "
-                "results.csv (correct / wrong) and run `llm-workbook score results.csv`."]
-    tests = {(t["a"], t["b"]): t for t in summary["paired"] if t["metric"] == "accuracy"}
-    sources = next((t for t in summary["paired"] if t["metric"] == "correct source cited"), None)
-    out = []
-    rag = tests.get(("rag", "prompt"))
-    if rag:
-        if rag["verdict"] == "holds" and rag["difference"] > 0:
-            out.append(f"Retrieve: RAG answers your questions better than the model alone. {rag['sentence']}.")
-        else:
-            out.append(f"RAG is not shown to beat the model alone on these questions; check retrieval (hit@k) and "
-                       f"the answers before building on it. {rag['sentence']}.")
-    reader = tests.get(("lora+rag", "rag"))
-    if reader:
-        if reader["verdict"] == "holds" and reader["difference"] > 0:
-            out.append(f"Fine-tune the behaviour, retrieve the knowledge: the fine-tuned reader reads your retrieved "
-                       f"documents better than the base model. {reader['sentence']}.")
-        elif reader["verdict"] == "contradicted":  # distinguishably worse
-            out.append(f"The fine-tuned reader does worse than plain RAG on your documents; stay with RAG. "
-                       f"{reader['sentence']}.")
-        else:
-            out.append(f"The fine-tuned reader and plain RAG are not distinguishable on your questions; prefer the "
-                       f"simpler RAG until more questions say otherwise. {reader['sentence']}.")
-    if sources and sources["verdict"] == "holds" and sources["difference"] > 0:
-        out.append(f"Fine-tune for traceable answers: the reader cites the right source far more often. "
-                   f"{sources['sentence']}.")
-    retrieval = summary.get("retrieval")
-    if retrieval and retrieval.get(f"answer in top-{retrieval['k']}"):
-        found = retrieval[f"answer in top-{retrieval['k']}"]
-        out.append(f"Retrieval puts the gold answer into the {retrieval['k']} chunks the RAG systems read for "
-                   f"{found['k']}/{found['n']} answerable questions ({found['value']:.0%}, 95% CI {found['low']:.0%}-"
-                   f"{found['high']:.0%}): that is the ceiling for any reader; answers below it are reading failures.")
-    if retrieval and retrieval.get(f"hit@{retrieval['k']}"):
-        hit = retrieval[f"hit@{retrieval['k']}"]
-        if hit["value"] < 0.7:
-            out.append(f"Retrieval finds a source document in the top {retrieval['k']} for only {hit['k']}/{hit['n']} "
-                       f"questions ({hit['value']:.0%}, 95% CI {hit['low']:.0%}-{hit['high']:.0%}): no reader can "
-                       "answer from chunks it is not given; try --method hybrid or more --k (notebook 03).")
-    return out

@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 DOC_SUFFIXES = (".md", ".markdown", ".txt", ".rst", ".pdf")
+#: A first line longer than this (in words) is body text, not a title: exports from databases, wikis and
+#: ticket systems often write a whole document on one line.
+MAX_TITLE_WORDS = 20
 _ADORNMENT = re.compile(r"([=\-*~^#+\"'`:.])\1{2,}")
 
 
@@ -147,7 +150,7 @@ def _is_title_line(line: str) -> bool:
 def read_document(path: str | Path, doc_id: str | None = None) -> Document:
     """Read one ``.md``/``.txt``/``.pdf`` file. The id is the front-matter ``id``, else ``doc_id``, else
     the file name without suffix; the title is the front-matter ``title``, else the first line of text (not
-    reStructuredText markup), else the id.
+    reStructuredText markup) if it has at most :data:`MAX_TITLE_WORDS` words, else the id.
 
     Raises:
         UnreadableFileError: a broken or scanned PDF, a binary or non-UTF-8 file, bad front matter or no text.
@@ -155,7 +158,8 @@ def read_document(path: str | Path, doc_id: str | None = None) -> Document:
     path = Path(path)
     text, meta = _read_text(path)
     doc_id = meta.get("id", doc_id or path.stem)
-    title = meta.get("title") or next((ln.lstrip("# ").strip() for ln in text.splitlines() if _is_title_line(ln)), doc_id)
+    first = next((ln.lstrip("# ").strip() for ln in text.splitlines() if _is_title_line(ln)), "")
+    title = meta.get("title") or (first if 0 < len(first.split()) <= MAX_TITLE_WORDS else doc_id)
     return Document(doc_id=doc_id, title=title, category=meta.get("category", ""), updated=meta.get("updated", ""),
                     text=text, path=path, meta=meta)
 
@@ -201,7 +205,7 @@ def as_doc_triples(docs: Any) -> list[tuple[str, str, str]]:
     ``-> Document``, records with ``doc_id`` or ``id`` and ``text``, or ``(doc_id, text[, title])`` tuples.
 
     Raises:
-        TypeError: a record of an unknown kind, or a text that is not a string.
+        TypeError: a record of an unknown kind, or a text that is not a string (``None`` included), naming the id.
         ValueError: the same document id appears more than once.
     """
     triples = []
@@ -209,12 +213,16 @@ def as_doc_triples(docs: Any) -> list[tuple[str, str, str]]:
         for key, value in docs.items():
             if isinstance(value, str):
                 triples.append((str(key), value, ""))
-            else:
+            elif isinstance(getattr(value, "text", None), str):
                 triples.append((str(key), value.text, getattr(value, "title", "") or ""))
+            else:
+                raise TypeError(f"Document {key!r} is a {type(value).__name__}, not its text: pass each document's "
+                                "text as a string (or a Document).")
     else:
         for record in docs:
             if isinstance(record, tuple) and len(record) in (2, 3):
-                triples.append((str(record[0]), record[1], record[2] if len(record) == 3 else ""))
+                title = record[2] if len(record) == 3 else ""
+                triples.append((str(record[0]), record[1], title if isinstance(title, str) else ""))
             elif hasattr(record, "doc_id"):
                 triples.append((record.doc_id, record.text, getattr(record, "title", "") or ""))
             elif hasattr(record, "id") and hasattr(record, "text"):

@@ -9,12 +9,13 @@ supporting document; a quoted span is verified when it really occurs in a cited 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from helpers.evaluation import is_abstention, normalize, outcome_rate, parse_json_object, score_generations
-from helpers.generation import Generation, generate
+from helpers.generation import Generation, generate, render_prompt
 from helpers.prompts import (
     JSON_KEYS,
     JSON_RAG_INSTRUCTION,
@@ -56,6 +57,7 @@ class Answer:
     prompt: str = ""
     style: Literal["text", "json"] = "text"
     parsed: dict[str, Any] | None = None
+    trimmed: int = 0  # retrieved chunks left out so that the prompt fits the model's context window
 
 
 @dataclass(frozen=True)
@@ -223,15 +225,65 @@ def answer_questions(
         prompts = [closed_book_prompt(q, instruction=instruction) for q in questions]
         gens = generate(llm, prompts, max_new_tokens=max_new_tokens, progress=progress, desc=desc)
         return [to_answer(q, g, prompt=p, style=style, closed_book=True) for q, g, p in zip(questions, gens, prompts)]
-    hits_all = retriever.search_many(questions, k=k)
-    if style == "json":
-        json_instruction = JSON_RAG_INSTRUCTION if instruction == RAG_INSTRUCTION else instruction
-        prompts = [json_rag_prompt(q, hits, instruction=json_instruction) for q, hits in zip(questions, hits_all)]
-    else:
-        prompts = [rag_prompt(q, hits, instruction=instruction) for q, hits in zip(questions, hits_all)]
+    json_instruction = JSON_RAG_INSTRUCTION if instruction == RAG_INSTRUCTION else instruction
+
+    def build(question: str, hits: Sequence[Hit]) -> str:
+        if style == "json":
+            return json_rag_prompt(question, hits, instruction=json_instruction)
+        return rag_prompt(question, hits, instruction=instruction)
+
+    hits_all = [distinct_hits(hits) for hits in retriever.search_many(questions, k=k)]
+    fitted = [fit_context(llm, build, q, hits, shots, max_new_tokens) for q, hits in zip(questions, hits_all)]
+    if trimmed := [n for _, n in fitted if n]:
+        warnings.warn(f"{len(trimmed)} of {len(questions)} prompts would not fit the model's context window: "
+                      f"{sum(trimmed)} lowest-ranked chunk(s) left out of them (use a smaller k or chunk size).",
+                      UserWarning, stacklevel=2)
+    hits_all = [hits for hits, _ in fitted]
+    prompts = [build(q, hits) for q, hits in zip(questions, hits_all)]
     inputs = [few_shot_messages(p, shots, instruction=None) for p in prompts] if shots else prompts
     gens = generate(llm, inputs, max_new_tokens=max_new_tokens, progress=progress, desc=desc)
-    return [to_answer(q, g, hits, prompt=p, style=style) for q, hits, g, p in zip(questions, hits_all, gens, prompts)]
+    answers = [to_answer(q, g, hits, prompt=p, style=style) for q, hits, g, p in zip(questions, hits_all, gens, prompts)]
+    for answer, (_, n) in zip(answers, fitted):
+        answer.trimmed = n
+    return answers
+
+
+def distinct_hits(hits: Sequence[Hit]) -> list[Hit]:
+    """``hits`` without repeats: a chunk whose text (whitespace aside) equals a higher-ranked one's is dropped,
+    so the same text never enters one prompt twice."""
+    seen: set[str] = set()
+    kept = []
+    for hit in hits:
+        key = " ".join(hit.text.split())
+        if key not in seen:
+            seen.add(key)
+            kept.append(hit)
+    return kept
+
+
+def context_window(llm: LLM) -> int | None:
+    """The model's context window in tokens (``None`` when the model does not say)."""
+    config = getattr(getattr(llm, "model", None), "config", None)
+    window = getattr(config, "max_position_embeddings", None)
+    return window if isinstance(window, int) else None
+
+
+def fit_context(llm: LLM, build: Callable[[str, Sequence[Hit]], str], question: str, hits: Sequence[Hit],
+                shots: Sequence[tuple[str, str]], max_new_tokens: int) -> tuple[list[Hit], int]:
+    """The most of ``hits`` (highest ranked first) whose prompt, with ``shots`` and room for ``max_new_tokens``,
+    fits the model's context window, and how many were left out."""
+    window = context_window(llm)
+    kept = list(hits)
+    if window is None:
+        return kept, 0
+
+    def tokens(prompt: str) -> int:
+        text = render_prompt(llm, few_shot_messages(prompt, shots, instruction=None) if shots else prompt)
+        return len(llm.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    while kept and tokens(build(question, kept)) + max_new_tokens > window:
+        kept.pop()
+    return kept, len(hits) - len(kept)
 
 
 def score_rag(questions: Sequence[Question], answers: Sequence[Answer], *,

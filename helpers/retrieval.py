@@ -254,8 +254,9 @@ class Retriever:
         if len(s.bm25_ids):
             tokens = bm25s.tokenize([self.chunks[i].text for i in s.bm25_ids.tolist()], stopwords="en",
                                     show_progress=False)
-            s.bm25 = bm25s.BM25()
-            s.bm25.index(tokens, show_progress=False)
+            if tokens.vocab:  # no indexable word anywhere (only stop words, digits, punctuation): nothing to match
+                s.bm25 = bm25s.BM25()
+                s.bm25.index(tokens, show_progress=False)
 
     # ----------------------------------------------------------------- search
     def _dense(self, queries: Sequence[str], n: int) -> list[list[tuple[int, float]]]:

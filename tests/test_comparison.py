@@ -7,8 +7,9 @@ import math
 import pandas as pd
 import pytest
 
-from helpers.comparison import compare, compare_candidates, intervals, paired, recommendations, system_metrics
+from helpers.comparison import compare, compare_candidates, intervals, paired, system_metrics
 from helpers.evaluation import OUTCOMES, summarize
+from helpers.workbook.advice import recommendations
 
 
 def _scores(correct, types=None, **extra):
@@ -157,7 +158,7 @@ def test_compare_candidates_counts_handled_right_and_separates_only_what_the_pai
 
 
 def test_summary_recommendations_say_a_distinguishably_worse_reader_is_worse():
-    from helpers.comparison import summary_recommendations
+    from helpers.workbook.advice import summary_recommendations
 
     def test(a, b, verdict, difference):
         return {"a": a, "b": b, "metric": "accuracy", "verdict": verdict, "difference": difference,

@@ -213,7 +213,9 @@ def render_report(results: pd.DataFrame, summary: Mapping[str, Any]) -> str:
              f"<code>{html.escape(str(setup.get('llm', '?')))}</code>, embedder "
              f"<code>{html.escape(str(setup.get('embedder', '?')))}</code>, retrieval {setup.get('method', '?')} top-"
              f"{setup.get('k', '?')}, profile {setup.get('profile', '?')}, seed {setup.get('seed', '?')}; "
-             f"{seconds.get('total', '?')} s in all.")
+             f"{seconds.get('total', '?')} s in all." + (
+                 f" {setup['chunks trimmed']} retrieved chunks were left out of prompts that would not fit the "
+                 "model's context window." if setup.get("chunks trimmed") else ""))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>llm-workbook compare: report</title>
 <style>{_CSS}</style></head><body>

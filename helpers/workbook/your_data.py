@@ -27,12 +27,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.comparison import intervals, paired, paired_sentence, summary_recommendations
+from helpers.comparison import intervals, paired, paired_sentence
 from helpers.documents import Document
 from helpers.evaluation import contains_match, per_query_scores, recall_at_k
 from helpers.runtime.config import get_settings
 from helpers.uncertainty import mean_interval, rate
 from helpers.uncertainty import verdict as verdict_of
+from helpers.workbook.advice import summary_recommendations
 from helpers.workbook.data import Question
 from helpers.workbook.question_sets import (
     UNANSWERABLE,
@@ -211,6 +212,7 @@ def compare_on_documents(
     timings["total"] = time.perf_counter() - start
     setup = {"docs": str(docs_dir), "questions_file": str(questions_file), "documents": len(docs),
              "chunks": len(retriever) if retriever is not None else None, "questions": len(questions),
+             "chunks trimmed": sum(a.trimmed for name in answers for a in answers[name]),
              "systems": list(systems), "method": method, "k": k, "llm": settings.llm, "embedder": settings.embedder,
              "profile": settings.profile.name, "seed": settings.seed, "seconds": {n: round(s, 1) for n, s in timings.items()}}
     summary = summarize_results(results, retrieval=retrieval, setup=setup)

@@ -1,0 +1,168 @@
+"""Fuzzed inputs (hypothesis): the document reader, the chunker, the retriever's inputs and the question loader
+either work within their guarantees or raise one clear error that names the bad file, row or id — never an
+``AttributeError``/``KeyError``/``IndexError`` from inside the helpers. Also the single-line folder that once
+broke the size guarantees (one 2,600-word line per file)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from helpers.chunking import STRATEGIES, ChunkingConfig, chunk_text, count_tokens
+from helpers.documents import (
+    MAX_TITLE_WORDS,
+    UnreadableFileError,
+    as_doc_triples,
+    load_documents,
+    read_document,
+)
+from helpers.retrieval import build_retriever
+from helpers.workbook.question_sets import InputError, load_question_file
+
+FUZZ = settings(max_examples=int(__import__("os").environ.get("FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+words = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=12)
+#: documents as people write them and as exports do: markdown, tables, code, one huge line, no whitespace
+texts = st.one_of(
+    st.text(max_size=400),
+    st.lists(words, max_size=300).map(" ".join),  # often a single long line
+    st.lists(st.sampled_from(["# Title", "## Part", "### Sub", "| a | b |", "|---|---|", "```", "x = 1",
+                              "plain words here.", "", "Another sentence! And more?", "- item", "=====",
+                              "word " * 60, "x" * 300]), max_size=40).map("\n".join),
+    st.text(alphabet="abc", min_size=500, max_size=3000),  # one whitespace-free run
+)
+
+
+@FUZZ
+@given(text=texts, strategy=st.sampled_from([s for s in STRATEGIES if s != "none"]),
+       size=st.integers(1, 300), overlap_share=st.floats(0, 0.9), title=st.one_of(st.just(""), words, texts))
+def test_every_chunk_fits_its_budget_and_points_into_its_document(text, strategy, size, overlap_share, title):
+    config = ChunkingConfig(strategy, size, min(int(size * overlap_share), size - 1))
+    chunks = chunk_text(text, "doc", config, title=title)
+    for chunk in chunks:
+        assert count_tokens(chunk.text) <= size, (strategy, size, chunk.text[:200])
+        assert 0 <= chunk.start < chunk.end <= len(text) and text[chunk.start:chunk.end].strip()
+        assert chunk.text.endswith(text[chunk.start:chunk.end].strip())
+    assert [c.position for c in chunks] == list(range(len(chunks)))
+
+
+@FUZZ
+@given(raw=st.one_of(texts.map(lambda t: t.encode("utf-8")), st.binary(max_size=300),
+                     texts.map(lambda t: t.encode("latin-1", errors="replace"))),
+       suffix=st.sampled_from([".txt", ".md", ".rst"]))
+def test_any_file_is_read_or_refused_in_one_sentence(tmp_path_factory, raw, suffix):
+    path = tmp_path_factory.mktemp("doc") / f"file{suffix}"
+    path.write_bytes(raw)
+    try:
+        doc = read_document(path)
+    except UnreadableFileError as why:
+        assert str(why) and "\n" not in str(why)
+        return
+    assert doc.text.strip() and doc.doc_id == "file"
+    assert len(doc.title.split()) <= MAX_TITLE_WORDS or doc.title == doc.doc_id
+
+
+values = st.one_of(texts, st.none(), st.integers(), st.lists(st.text(max_size=5), max_size=2),
+                   st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2))
+
+
+@FUZZ
+@given(docs=st.one_of(st.dictionaries(st.text(min_size=1, max_size=8), values, max_size=5),
+                      st.lists(st.tuples(st.text(min_size=1, max_size=8), values), max_size=5)))
+def test_bad_document_inputs_name_the_document(docs):
+    try:
+        triples = as_doc_triples(docs)
+    except (TypeError, ValueError) as why:
+        bad = [key for key, value in (docs.items() if isinstance(docs, dict) else docs) if not isinstance(value, str)]
+        dupes = not isinstance(docs, dict) and len({k for k, _ in docs}) < len(docs)
+        assert dupes or any(repr(key) in str(why) or str(key) in str(why) for key in bad), str(why)
+        return
+    assert all(isinstance(text, str) for _, text, _ in triples)
+
+
+@FUZZ
+@given(docs=st.dictionaries(st.text(alphabet="abcdef", min_size=1, max_size=6), texts, min_size=1, max_size=6),
+       query=st.text(min_size=1, max_size=40), k=st.integers(1, 5))
+def test_the_lexical_retriever_takes_any_text(docs, query, k):
+    try:
+        retriever = build_retriever(docs, method="bm25", chunking=ChunkingConfig("markdown", 50, 0))
+    except ValueError as why:  # nothing to index: every document is blank
+        assert "\n" not in str(why) and all(not t.strip() for t in docs.values()), str(why)
+        return
+    if not query.strip():
+        return
+    hits = retriever.search(query, k=k)
+    assert len(hits) <= k and all(h.doc_id in docs for h in hits)
+
+
+cells = st.one_of(st.none(), st.text(max_size=30), st.integers(), st.booleans(), st.lists(st.integers(), max_size=2))
+
+
+@FUZZ
+@given(rows=st.lists(st.dictionaries(st.sampled_from(["question", "answer", "source", "type", "id", "extra"]),
+                                     cells, max_size=5), min_size=1, max_size=6))
+def test_a_questions_file_loads_or_names_its_bad_line(tmp_path_factory, rows):
+    path = tmp_path_factory.mktemp("q") / "questions.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            questions = load_question_file(path)
+    except InputError as why:
+        assert "\n" not in str(why).strip(), str(why)
+        return
+    assert len(questions) == len(rows) and all(q.question.strip() for q in questions)
+
+
+def single_line_folder(folder, n=6, words=2600):
+    """Files as exports write them: one line each, thousands of words, no heading."""
+    vocabulary = ["alpha", "beta", "gamma", "delta", "ticket", "order", "refund", "server", "policy", "customer"]
+    for i in range(n):
+        line = " ".join(f"{vocabulary[(i * 7 + j * 3) % len(vocabulary)]}{j % 97}" for j in range(words))
+        (folder / f"export-{i}.txt").write_text(f"Record {i}: " + line + ".\n", encoding="utf-8")
+    return folder
+
+
+def test_a_folder_of_single_line_files_keeps_every_size_guarantee(tmp_path):
+    from helpers.prompts import rag_prompt
+    from helpers.rag import distinct_hits
+
+    docs = load_documents(single_line_folder(tmp_path))
+    assert all(doc.title == doc.doc_id for doc in docs.values()), "a 2,600-word first line is not a title"
+    retriever = build_retriever(docs, method="bm25")
+    size = ChunkingConfig().size
+    assert all(count_tokens(c.text) <= size for c in retriever.chunks.values())
+    hits = distinct_hits(retriever.search("refund policy for a customer order", k=3))
+    prompt = rag_prompt("What is the refund policy?", hits)
+    assert count_tokens(prompt) <= 3 * size + 40  # three chunks and the question: no copy of a whole document
+    assert len({h.text for h in hits}) == len(hits)
+
+
+def test_the_same_text_never_enters_one_prompt_twice():
+    from helpers.rag import distinct_hits
+    from helpers.retrieval import Hit
+
+    hits = [Hit("a", "a#0", "Same  text.", 0.9), Hit("b", "b#0", "Same text.", 0.8), Hit("c", "c#0", "Other.", 0.7)]
+    assert [h.chunk_id for h in distinct_hits(hits)] == ["a#0", "c#0"]
+
+
+@pytest.mark.slow
+def test_a_prompt_over_the_context_window_drops_its_lowest_ranked_chunks(llm):
+    from helpers.prompts import rag_prompt
+    from helpers.rag import context_window, fit_context
+    from helpers.retrieval import Hit
+
+    window = context_window(llm)
+    assert window == 8192
+    big = " ".join(["word"] * 3000)
+    hits = [Hit(f"d{i}", f"d{i}#0", f"{i} {big}", 1.0 - i / 10) for i in range(5)]
+    kept, dropped = fit_context(llm, rag_prompt, "What is it?", hits, (), 48)
+    assert 0 < dropped < 5 and [h.doc_id for h in kept] == [f"d{i}" for i in range(5 - dropped)]
+    text = llm.tokenizer.apply_chat_template([{"role": "user", "content": rag_prompt("What is it?", kept)}],
+                                             tokenize=False, add_generation_prompt=True)
+    assert len(llm.tokenizer(text, add_special_tokens=False)["input_ids"]) + 48 <= window
+    assert fit_context(llm, rag_prompt, "What is it?", hits[:1], (), 48) == (hits[:1], 0)
