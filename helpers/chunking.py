@@ -207,9 +207,9 @@ def _sections(text: str) -> list[tuple[str, int, int]]:
 
 
 def bounded_path(path: str, size: int) -> str:
-    """``path`` if it has at most a quarter of ``size`` tokens (at least one), else its last tokens after an
+    """``path`` if it has at most half of ``size`` tokens (at least one), else its last tokens after an
     ellipsis: the heading nearest the chunk says most about it."""
-    limit = max(size // 4, 1)
+    limit = max(size // 2, 1)
     words = path.split()
     return path if len(words) <= limit else "… " + " ".join(words[-(limit - 1):]) if limit > 1 else words[-1]
 
@@ -217,8 +217,8 @@ def bounded_path(path: str, size: int) -> str:
 def chunk_text(text: str, doc_id: str, config: ChunkingConfig | None = None, title: str = "") -> list[Chunk]:
     """Chunk one document's text (markdown or plain), in document order; ``doc_id`` is copied into
     every chunk, ``title`` is the heading path of ``markdown`` chunks before any heading. A chunk's whole text,
-    heading path included, has at most ``config.size`` tokens: a heading path longer than a quarter of the
-    size is cut to its last words (:func:`bounded_path`)."""
+    heading path included, has at most ``config.size`` tokens: a heading path longer than half the size is
+    cut to its last words (:func:`bounded_path`), so the body keeps at least the other half."""
     config = config or ChunkingConfig()
     spans: list[tuple[str, int, int]]
     if config.strategy == "none":

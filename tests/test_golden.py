@@ -66,6 +66,11 @@ def test_the_chunker_gives_the_golden_chunks():
               for doc_id, text in golden_documents().items() for strategy in STRATEGIES]
     actual += [{"doc": doc_id, "strategy": "default", "chunks": [asdict(c) for c in chunk_text(text, doc_id)]}
                for doc_id, text in golden_documents().items()]
+    # small chunks under long heading paths (notebook 02's sweep goes down to 64 words), and a 40-word title
+    actual += [{"doc": doc_id, "strategy": f"markdown {size}, titled", "chunks": [
+        asdict(c) for c in chunk_text(text, doc_id, ChunkingConfig("markdown", size, 0), title=title)]}
+        for doc_id, text in golden_documents().items() for size in (16, 64)
+        for title in ("A short title", " ".join(["long"] * 40))]
     check_golden("chunks", actual, "bump READER_RECIPE_VERSION in helpers/workbook/reader.py (the reader trains on "
                  "chunks) and run `make adapters` and `make generations` (prompts hold chunks)")
 
