@@ -8,7 +8,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 # the worked answers to the exercises: run after the notebooks, whose cached answers and results they reuse
 SOLUTIONS := $(sort $(wildcard solutions/[0-9][0-9]_solutions.ipynb))
 
-.PHONY: help setup test lint unit notebooks run lab benchmark benchmark-retrieval benchmark-compare benchmark-workbook benchmark-dtype prewarm defaults adapters generations readme chart clean-cache clean-generations
+.PHONY: help setup test lint unit notebooks run lab benchmark benchmark-retrieval benchmark-scaling benchmark-compare benchmark-workbook benchmark-dtype prewarm defaults adapters generations readme chart clean-cache clean-generations
 
 help:
 	@echo "make setup      install torch (CPU build without a GPU), the workbook and the offline models"
@@ -17,6 +17,7 @@ help:
 	@echo "make lab        start JupyterLab in notebooks/"
 	@echo "make benchmark  tokens/s of the RAG workload: generate() vs a plain model.generate loop, fp32 and bf16"
 	@echo "make benchmark-retrieval  pipeline overhead and FAISS flat/HNSW/IVF latency vs N"
+	@echo "make benchmark-scaling    index build time and peak memory for folders of 10 to 10,000 documents"
 	@echo "make benchmark-compare    llm-workbook compare on the shipped example (data/your_data/), timed"
 	@echo "make benchmark-workbook   every notebook timed, cold (empty caches) and warm (COLD=1: cold only)"
 	@echo "make benchmark-dtype      fp32 vs bf16 generation on dev: paired accuracy and speed per system"
@@ -55,6 +56,9 @@ benchmark:
 
 benchmark-retrieval:
 	$(PYTHON) benchmarks/retrieval_benchmark.py
+
+benchmark-scaling:
+	$(PYTHON) benchmarks/scaling.py
 
 benchmark-compare:
 	$(PYTHON) benchmarks/compare_time.py
