@@ -207,11 +207,13 @@ def _sections(text: str) -> list[tuple[str, int, int]]:
 
 
 def bounded_path(path: str, size: int) -> str:
-    """``path`` if it has at most half of ``size`` tokens (at least one), else its last tokens after an
-    ellipsis: the heading nearest the chunk says most about it."""
-    limit = max(size // 2, 1)
+    """``path`` if it has at most half of ``size`` tokens, else its last tokens after an ellipsis (the heading
+    nearest the chunk says most about it); no path at all when half the size is under one token."""
+    limit = size // 2
     words = path.split()
-    return path if len(words) <= limit else "… " + " ".join(words[-(limit - 1):]) if limit > 1 else words[-1]
+    if len(words) <= limit:
+        return path
+    return "" if limit < 1 else words[-1] if limit == 1 else "… " + " ".join(words[-(limit - 1):])
 
 
 def chunk_text(text: str, doc_id: str, config: ChunkingConfig | None = None, title: str = "") -> list[Chunk]:
