@@ -61,3 +61,25 @@ def test_each_notebook_intro_states_the_time_in_readmes_runtime_table():
         intro = "".join(json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8"))["cells"][0]["source"])
         time_line = next(line for line in intro.splitlines() if line.startswith("**Time:**"))
         assert f"**Time:** {seconds} s" in time_line, (name, seconds, time_line)
+
+
+def test_readmes_scaling_table_is_the_benchmarks_output():
+    """README's 'How large a folder?' table retypes no number: each row is benchmarks/scaling.csv's."""
+    import csv
+    import re
+
+    rows = {int(r["size"]): r for r in csv.DictReader((ROOT / "benchmarks" / "scaling.csv").open(encoding="utf-8"))
+            if r["run"] == "cold"}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("**How large a folder?**", 1)[1].split("\n\n", 2)[1]
+    found = 0
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        size = int(cells[0].replace(",", ""))
+        row = rows[size]
+        assert int(cells[1].replace(",", "")) == int(row["chunks"]), line
+        assert float(re.sub(r"[^\d.]", "", cells[2])) == round(float(row["build_s"]), 1), line
+        assert int(re.sub(r"\D", "", cells[4])) == int(row["peak_mb"]), line
+        assert float(cells[5].split()[0]) == round(float(row["query_ms"]), 1), line
+        found += 1
+    assert found == len(rows) == 4
