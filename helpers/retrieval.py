@@ -32,8 +32,6 @@ if TYPE_CHECKING:
 
 Method = Literal["dense", "bm25", "hybrid"]
 METHODS: tuple[str, ...] = ("dense", "bm25", "hybrid")
-#: The retrieval method :func:`build_retriever` uses unless told otherwise.
-DEFAULT_METHOD = "dense"
 
 
 @dataclass(frozen=True)
@@ -326,7 +324,7 @@ class Retriever:
 
 def build_retriever(
     docs: Any,
-    method: Method = DEFAULT_METHOD,
+    method: Method = "dense",
     rerank: Reranker | None = None,
     chunking: ChunkingConfig | str | None = None,
     embedder: Any = None,

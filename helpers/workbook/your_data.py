@@ -29,7 +29,7 @@ import pandas as pd
 
 from helpers.comparison import intervals, paired, paired_sentence
 from helpers.documents import Document
-from helpers.evaluation import contains_match, per_query_scores, recall_at_k
+from helpers.evaluation import contains_match, mrr_at_k, recall_at_k
 from helpers.runtime.config import get_settings
 from helpers.uncertainty import mean_interval, rate
 from helpers.uncertainty import verdict as verdict_of
@@ -99,7 +99,7 @@ def retrieval_metrics(retriever: Any, questions: Sequence[Question], k: int) -> 
     relevant = [q.doc_ids for q in with_source]
     for cut in sorted({1, k, 10}):  # a hit: recall above 0, some source among the first ``cut``
         out[f"hit@{cut}"] = _rate_dict(rate([recall_at_k(ids, rel, cut) > 0 for ids, rel in zip(ranked, relevant)]))
-    rr = per_query_scores(ranked, relevant)["MRR@10"].tolist()
+    rr = [mrr_at_k(ids, rel, 10) for ids, rel in zip(ranked, relevant)]
     low, high = mean_interval(rr, seed=get_settings().seed)
     out["MRR@10"] = {"n": len(rr), "value": float(np.mean(rr)), "low": low, "high": high}
     out["ranked"] = {q.id: ids for q, ids in zip(with_source, ranked)}
@@ -153,7 +153,7 @@ def compare_on_documents(
     score what can be scored, and summarize with intervals, paired tests and a recommendation.
 
     The model, embedder and profile come from the same settings as the notebooks (``WORKBOOK_LLM``,
-    ``WORKBOOK_PROFILE``, ...); ``lora+rag`` uses the shipped reader adapter (:mod:`helpers.workbook.reader_training`).
+    ``WORKBOOK_PROFILE``, ...); ``lora+rag`` uses the shipped reader adapter (:mod:`helpers.workbook.reader`).
     ``llm``/``embedder``: already loaded base model and embedder to reuse (default: load the configured ones);
     ``reader``: the model carrying the reader adapter for ``lora+rag`` (default: the shipped one, which fits
     the default model; :func:`helpers.workbook.reader_training.load_or_train_reader` trains one for another model).
