@@ -8,7 +8,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 # the worked answers to the exercises: run after the notebooks, whose cached answers and results they reuse
 SOLUTIONS := $(sort $(wildcard solutions/[0-9][0-9]_solutions.ipynb))
 
-.PHONY: help setup test lint unit notebooks run lab benchmark benchmark-retrieval benchmark-scaling benchmark-compare benchmark-workbook benchmark-dtype prewarm defaults adapters generations readme chart clean-cache clean-generations
+.PHONY: help setup test lint unit notebooks run lab benchmark benchmark-retrieval benchmark-scaling benchmark-compare benchmark-workbook benchmark-fresh benchmark-dtype prewarm defaults adapters generations readme chart clean-cache clean-generations
 
 help:
 	@echo "make setup      install torch (CPU build without a GPU), the workbook and the offline models"
@@ -20,6 +20,7 @@ help:
 	@echo "make benchmark-scaling    index build time and peak memory for folders of 10 to 10,000 documents"
 	@echo "make benchmark-compare    llm-workbook compare on the shipped example (data/your_data/), timed"
 	@echo "make benchmark-workbook   every notebook timed, cold (empty caches) and warm (COLD=1: cold only)"
+	@echo "make benchmark-fresh      every notebook timed as in a fresh clone (empty caches, recorded answers replayed)"
 	@echo "make benchmark-dtype      fp32 vs bf16 generation on dev: paired accuracy and speed per system"
 	@echo "make prewarm    the evening before a training day: run the workbook once to fill every cache"
 	@echo "make defaults   re-choose and check the retrieval defaults and task A's abstain share (dev only)"
@@ -33,6 +34,9 @@ help:
 setup:
 	$(PYTHON) scripts/setup_env.py
 
+# make test replays recorded answers only on the numerics they were recorded on (strict); a run anywhere else
+# generates them, so a test never passes on another machine's answers
+test: export WORKBOOK_RECORDED_GENERATIONS ?= strict
 test: lint unit notebooks
 
 lint:
@@ -65,6 +69,9 @@ benchmark-compare:
 
 benchmark-workbook:
 	$(PYTHON) benchmarks/workbook_time.py --cold $(if $(COLD),,--then-warm)
+
+benchmark-fresh:
+	$(PYTHON) benchmarks/workbook_time.py --fresh
 
 benchmark-dtype:
 	$(PYTHON) benchmarks/dtype_on_dev.py

@@ -167,3 +167,58 @@ def test_the_answer_code_version_is_in_every_key_and_the_code_text_is_not(llm):
     decoding = {"max_new_tokens": 8}
     now = gc.batch_key(gc.call_context(llm, decoding, ANSWER_CODE_VERSION), ["a"])
     assert now != gc.batch_key(gc.call_context(llm, decoding, ANSWER_CODE_VERSION + 1), ["a"])
+
+
+def test_numerics_are_stored_but_not_keyed():
+    context = {"version": 4, "model": "m", "decoding": {"max_new_tokens": 8}, "answer_code": 1}
+    here = {**context, "numerics": {"cpu_kernels": "AVX512", "threads": 2}}
+    laptop = {**context, "numerics": {"cpu_kernels": "AVX2", "threads": 8}}
+    assert batch_key(here, ["q"]) == batch_key(laptop, ["q"])  # another machine finds the recorded answer
+    assert batch_key(here, ["q"]) != batch_key({**here, "answer_code": 2}, ["q"])
+    assert batch_key(here, ["q"]) != batch_key(here, ["q "])  # anything a participant changes misses
+
+
+def test_replay_modes_any_strict_and_off(cache, tmp_path, monkeypatch):
+    import helpers.runtime.generation_cache as gc
+
+    recorded = tmp_path / "recorded"
+    monkeypatch.setattr(gc, "RECORDED_FOLDER", recorded)
+    here = gc.numerics()
+    elsewhere = {**here, "cpu_kernels": "SOMETHING ELSE", "threads": here["threads"] + 7}
+    key = "ab" * 32
+    save_batch(key, [{"text": "recorded elsewhere"}], {"answer_code": 7, "numerics": elsewhere})
+    gc.record_generations(7, recorded)
+    clear_generation_cache()
+    for value, expected in [("1", ("recorded", [{"text": "recorded elsewhere"}])), ("", ("recorded", [{"text": "recorded elsewhere"}])),
+                            ("strict", None), ("0", None)]:
+        monkeypatch.setenv("WORKBOOK_RECORDED_GENERATIONS", value)
+        assert gc.find_batch(key) == expected, value
+    monkeypatch.setenv("WORKBOOK_RECORDED_GENERATIONS", "strict")
+    assert gc.find_batch(key, elsewhere) == ("recorded", [{"text": "recorded elsewhere"}])  # identical numerics
+    monkeypatch.setenv("WORKBOOK_RECORDED_GENERATIONS", "sometimes")
+    with pytest.raises(ValueError, match="WORKBOOK_RECORDED_GENERATIONS='sometimes': use 1"):
+        gc.find_batch(key)
+
+
+def test_the_replay_report_says_where_answers_came_from(monkeypatch, tmp_path):
+    import json
+
+    import helpers.runtime.generation_cache as gc
+
+    monkeypatch.setattr(gc, "RECORDED_FOLDER", tmp_path)
+    reference = {**gc.numerics(), "cpu_kernels": "AVX512", "threads": 2}
+    (tmp_path / "MANIFEST.json").write_text(json.dumps({"numerics": [json.dumps(reference)]}))
+    monkeypatch.setattr(gc, "numerics", lambda: {**reference, "cpu_kernels": "AVX2", "threads": 8})
+    monkeypatch.setenv("WORKBOOK_GENERATION_CACHE", "1")
+    monkeypatch.setenv("WORKBOOK_RECORDED_GENERATIONS", "1")
+    counts = gc.CacheCounts(hits=3, replayed=40, misses=5)
+    report = gc.replay_report(counts)
+    assert report.startswith("answers: 40 replayed from the reference run, 3 reused from this machine's cache, "
+                             "5 generated here")
+    assert "AVX512 kernels, 2 threads" in report and "this machine: " in report and "AVX2 kernels, 8 threads" in report
+    assert "replayed on any numerics" in report
+    assert gc.cache_report(counts) == "generation cache: 43 of 48 answers reused, 5 generated"
+    monkeypatch.setenv("WORKBOOK_RECORDED_GENERATIONS", "strict")
+    assert "(strict)" in gc.replay_report(counts)
+    monkeypatch.setenv("WORKBOOK_RECORDED_GENERATIONS", "0")
+    assert gc.replay_report(counts).endswith("(recorded answers off: WORKBOOK_RECORDED_GENERATIONS=0)")

@@ -101,10 +101,12 @@ def test_the_answer_code_gives_the_golden_answers(llm):
 
 # --------------------------------------------------------------------------- the answer parser
 def golden_raw_answers() -> list[str]:
-    """Raw answers of the recording (every 29th, a fixed sample of what the model really writes) and edge cases."""
+    """Raw answers of the recording (every 29th in the order of their prompts, a fixed sample of what the model
+    really writes: it does not move when the recording's keys do) and edge cases."""
     from helpers.runtime.generation_cache import recorded_entries
 
-    texts = [g["text"] for entry in recorded_entries() for g in entry["generations"]][::29]
+    pairs = sorted((g["prompt"], g["text"]) for entry in recorded_entries() for g in entry["generations"])
+    texts = [text for _, text in pairs][::29]
     return texts + ['{"answer": "x", "sources": ["a#1", "b"]}', '{"answer": 3, "sources": []}',
                     "See [1] and [doc-id], [a; b and c].", "no json {", '```json\n{"answer": "y", "sources": []}\n```']
 
