@@ -8,19 +8,22 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 # the worked answers to the exercises: run after the notebooks, whose cached answers and results they reuse
 SOLUTIONS := $(sort $(wildcard solutions/[0-9][0-9]_solutions.ipynb))
 
-.PHONY: help setup test lint unit notebooks run lab benchmark benchmark-retrieval benchmark-scaling benchmark-compare benchmark-workbook benchmark-fresh benchmark-dtype prewarm defaults adapters generations readme chart clean-cache clean-generations
+.PHONY: help setup test lint unit notebooks run lab serve benchmark benchmark-retrieval benchmark-scaling benchmark-compare benchmark-workbook benchmark-fresh benchmark-replay benchmark-endpoint benchmark-dtype prewarm defaults adapters generations readme chart clean-cache clean-generations
 
 help:
 	@echo "make setup      install torch (CPU build without a GPU), the workbook and the offline models"
 	@echo "make test       ruff + pytest tests/ + pytest --nbval-lax notebooks/ solutions/ (the CI command)"
 	@echo "make run        execute every notebook, then the solutions, top to bottom into results/notebooks/ (INPLACE=1: update them)"
 	@echo "make lab        start JupyterLab in notebooks/"
+	@echo "make serve      serve the configured model over an OpenAI-compatible API for a room (llm-workbook serve)"
 	@echo "make benchmark  tokens/s of the RAG workload: generate() vs a plain model.generate loop, fp32 and bf16"
 	@echo "make benchmark-retrieval  pipeline overhead and FAISS flat/HNSW/IVF latency vs N"
 	@echo "make benchmark-scaling    index build time and peak memory for folders of 10 to 10,000 documents"
 	@echo "make benchmark-compare    llm-workbook compare on the shipped example (data/your_data/), timed"
 	@echo "make benchmark-workbook   every notebook timed, cold (empty caches) and warm (COLD=1: cold only)"
 	@echo "make benchmark-fresh      every notebook timed as in a fresh clone (empty caches, recorded answers replayed)"
+	@echo "make benchmark-replay     regenerate 200 recorded answers on AVX2 kernels and on 1 thread: how many are identical"
+	@echo "make benchmark-endpoint   in-process batches vs llm-workbook serve at 1, 4 and 16 requests in flight"
 	@echo "make benchmark-dtype      fp32 vs bf16 generation on dev: paired accuracy and speed per system"
 	@echo "make prewarm    the evening before a training day: run the workbook once to fill every cache"
 	@echo "make defaults   re-choose and check the retrieval defaults and task A's abstain share (dev only)"
@@ -55,6 +58,9 @@ run:
 lab:
 	$(PYTHON) -m jupyter lab notebooks/
 
+serve:
+	$(PYTHON) -m helpers serve --host 0.0.0.0 --continuous-batching
+
 benchmark:
 	$(PYTHON) benchmarks/generation_throughput.py
 
@@ -72,6 +78,12 @@ benchmark-workbook:
 
 benchmark-fresh:
 	$(PYTHON) benchmarks/workbook_time.py --fresh
+
+benchmark-replay:
+	$(PYTHON) benchmarks/replay_agreement.py
+
+benchmark-endpoint:
+	$(PYTHON) benchmarks/endpoint_throughput.py
 
 benchmark-dtype:
 	$(PYTHON) benchmarks/dtype_on_dev.py

@@ -11,10 +11,11 @@ Usage::
     python benchmarks/workbook_time.py --cold --inplace   # the cold run's outputs into notebooks/ (committed)
     python benchmarks/workbook_time.py --no-stored-answers # other caches kept, every answer generated again
 
-Writes ``results/benchmarks/workbook_time_<label>.json`` (label: ``fresh``, ``cold``, ``generated`` or
+Writes ``benchmarks/workbook_time/<label>.json`` (committed: README's, AGENDA's and INSTRUCTOR's timing
+tables are made from it; label: ``fresh``, ``cold``, ``generated`` or
 ``warm``, with ``_avx2`` etc. when ``ATEN_CPU_CAPABILITY`` chooses another CPU kernel family);
 ``make readme`` turns them into README's runtime table and the handouts' timings. Per notebook it records
-the seconds, the peak memory (RSS of the kernel process), where its answers came from (the line of
+the seconds, the seconds of each ``##`` section, the peak memory (RSS of the kernel process), where its answers came from (the line of
 ``replay_report``) and the files it added under each cache folder (converted model, embeddings,
 re-ranker, adapters, generations).
 """
@@ -62,6 +63,21 @@ def cell_seconds(nb) -> list[tuple[float, int, str]]:
             first = first_statement(cell.source)
             rows.append((round(took, 1), i, first[:80]))
     return rows
+
+
+def section_seconds(nb) -> list[tuple[str, float]]:
+    """Seconds per section: every executed code cell counted under the ``##`` heading above it (cells above
+    the first heading count as ``intro``), in notebook order."""
+    timed = {i: seconds for seconds, i, _ in cell_seconds(nb)}
+    sections: dict[str, float] = {}
+    current = "intro"
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            heading = next((line[3:].strip() for line in cell.source.splitlines() if line.startswith("## ")), None)
+            current = heading or current
+        elif i in timed:
+            sections[current] = round(sections.get(current, 0.0) + timed[i], 1)
+    return list(sections.items())
 
 
 def cache_files(folder: Path) -> dict[str, int]:
@@ -120,7 +136,7 @@ def answer_sources(nb) -> dict[str, int] | None:
 
 def run_all(paths: list[Path], label: str, out_dir: Path | None, timeout: int) -> dict | None:
     """Run every notebook once with the current ``WORKBOOK_CACHE``; the record written to
-    ``results/benchmarks/workbook_time_<label>.json`` (``None`` if a notebook failed)."""
+    ``benchmarks/workbook_time/<label>.json`` (``None`` if a notebook failed)."""
     cache = get_settings().cache_dir
     print(f"{label} run of {len(paths)} notebooks; cache: {cache}", flush=True)
     rows = []
@@ -138,7 +154,7 @@ def run_all(paths: list[Path], label: str, out_dir: Path | None, timeout: int) -
         peak_mb = round(memory.peak_bytes / 2**20)
         answers = answer_sources(nb)
         rows.append({"notebook": path.stem, "seconds": round(seconds, 1), "peak_rss_mb": peak_mb, "answers": answers,
-                     "slowest_cells": cells[:3], "cache_added": added})
+                     "slowest_cells": cells[:3], "sections": section_seconds(nb), "cache_added": added})
         print(f"✓ {path.stem:<28} {seconds:7.0f} s   peak {peak_mb:,} MB   answers {answers}   slowest cell "
               f"{cells[0][0]:.0f} s (#{cells[0][1]})   cache files added: {added or 'none'}", flush=True)
     total = sum(r["seconds"] for r in rows)
@@ -149,7 +165,7 @@ def run_all(paths: list[Path], label: str, out_dir: Path | None, timeout: int) -
               "numerics": numerics(), "replay": replay_mode(),
               "cpu_capability_setting": os.environ.get("ATEN_CPU_CAPABILITY")}
     if sorted(paths) == NOTEBOOKS:  # only whole-workbook runs count
-        target = ROOT / "results" / "benchmarks" / f"workbook_time_{label}.json"
+        target = ROOT / "benchmarks" / "workbook_time" / f"{label}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
         print(f"wrote {target.relative_to(ROOT)}", flush=True)

@@ -277,8 +277,12 @@ def train_lora(
     *,
     lora: LoraSettings | None = None,
     progress: bool = True,
+    low_memory: bool = False,
 ) -> TrainingRun:
     """Add LoRA adapters to ``llm`` (in place), train them on ``examples`` and save the adapter.
+
+    ``low_memory=True`` recomputes each layer's activations in the backward pass instead of keeping them
+    (gradient checkpointing): the same gradients for a fraction of the memory and about a third more time.
 
     ``transformers.Trainer`` with labels padded with ``-100`` (padding never counts in the loss), a
     linear schedule with warm-up, seeded data order and a loss log; bf16/fp16 on CUDA, fp32 on CPU (bf16
@@ -325,6 +329,8 @@ def train_lora(
         dataloader_num_workers=0,
         train_sampling_strategy="group_by_length" if lora.group_by_length else "random",
         remove_unused_columns=False,
+        gradient_checkpointing=low_memory,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if low_memory else None,
     )
     collator = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100, pad_to_multiple_of=8)
     padding_side = tokenizer.padding_side

@@ -138,6 +138,9 @@ def generate(
     if not items:
         return []
     max_new_tokens = max_new_tokens or settings.profile.max_new_tokens
+    if hasattr(llm, "generate_many"):  # a served model (helpers.runtime.endpoint): the server does all three steps
+        return llm.generate_many(items, system=system, max_new_tokens=max_new_tokens, temperature=temperature,
+                                 top_p=top_p, seed=seed, stop=stop, progress=progress, desc=desc, cache=cache)
     batch_size = batch_size or settings.profile.batch_size
     if temperature < 0 or not 0 < top_p <= 1:
         raise ValueError("temperature must be >= 0 and top_p in (0, 1].")

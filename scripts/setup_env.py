@@ -122,7 +122,8 @@ def main() -> None:
         print("[4/4] warm-up skipped in Colab (models load on first use)")
     else:
         step_warm_cache()
-    print(f"Setup finished in {time.perf_counter() - start:.0f} s. Next: `make test` or `make lab`.")
+    print(f"Setup finished in {time.perf_counter() - start:.0f} s. Next: `make lab` "
+          "(without make: `python -m jupyter lab notebooks/`).")
 
 
 if __name__ == "__main__":

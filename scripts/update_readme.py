@@ -6,8 +6,9 @@ they save as ``results/NN_verdicts.csv``. This script joins them and replaces th
 ``<!-- verdicts:start -->`` and ``<!-- verdicts:end -->`` in README.md, so the README shows what the
 last run measured, not what someone typed; the same for notebook 05's per-system rates
 (``05_intervals.csv``, between ``<!-- systems:start -->`` and ``<!-- systems:end -->``) and the runtime
-table (``results/benchmarks/workbook_time_*.json``, between ``<!-- runtimes:start -->`` and
-``<!-- runtimes:end -->``). Run it after ``make run`` (or ``make test``)::
+table (``benchmarks/workbook_time/*.json``, between ``<!-- runtimes:start -->`` and
+``<!-- runtimes:end -->``), and the timing tables of docs/AGENDA.md and docs/INSTRUCTOR.md (between
+``<!-- timings:start -->`` and ``<!-- timings:end -->``). Run it after ``make run`` (or ``make test``)::
 
     python scripts/update_readme.py            # rewrite the block
     python scripts/update_readme.py --check    # exit 1 if the README block is out of date
@@ -29,6 +30,8 @@ from helpers.uncertainty import format_verdicts  # noqa: E402
 START, END = "<!-- verdicts:start -->", "<!-- verdicts:end -->"
 SYSTEMS_START, SYSTEMS_END = "<!-- systems:start -->", "<!-- systems:end -->"
 TIMES_START, TIMES_END = "<!-- runtimes:start -->", "<!-- runtimes:end -->"
+HANDOUT_START, HANDOUT_END = "<!-- timings:start -->", "<!-- timings:end -->"
+HANDOUTS = (ROOT / "docs" / "AGENDA.md", ROOT / "docs" / "INSTRUCTOR.md")
 
 
 def verdict_markdown(results_dir: Path) -> str:
@@ -75,33 +78,152 @@ def systems_markdown(results_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def runtime_markdown(benchmarks_dir: Path) -> str:
-    """Per-notebook seconds of the last cold and warm workbook runs (``benchmarks/workbook_time.py``), with
-    each notebook's slowest cell.
+#: the workbook benchmark's runs, in the order README's table shows them (the first one present is the main one)
+RUN_LABELS = {"fresh_avx2": "fresh clone, AVX2 kernels (as on most laptops)", "fresh": "fresh clone",
+              "cold": "cold: empty caches, nothing replayed", "generated": "every answer generated (other caches warm)",
+              "warm": "warm (caches from an earlier run)"}
+WORKBOOK_TIME = ROOT / "benchmarks" / "workbook_time"
+
+
+def workbook_runs(benchmarks_dir: Path = WORKBOOK_TIME) -> dict[str, dict]:
+    """The workbook benchmark's runs (``benchmarks/workbook_time/<label>.json``) in :data:`RUN_LABELS` order.
 
     Raises:
-        FileNotFoundError: neither run has been measured.
+        FileNotFoundError: none has been measured.
     """
     import json
 
     runs = {label: json.loads(path.read_text(encoding="utf-8"))
-            for label in ("cold", "generated", "warm") if (path := benchmarks_dir / f"workbook_time_{label}.json").is_file()}
+            for label in RUN_LABELS if (path := benchmarks_dir / f"{label}.json").is_file()}
     if not runs:
-        raise FileNotFoundError(f"No workbook_time_*.json in {benchmarks_dir}: run benchmarks/workbook_time.py first.")
-    labels = {"cold": "cold (empty caches)", "generated": "every answer generated (other caches warm)",
-              "warm": "warm (caches from an earlier run)"}
-    lines = ["| notebook | " + " | ".join(labels[k] for k in runs) + " | slowest cell (first run listed) |",
-             "|---" * (len(runs) + 2) + "|"]
-    first = next(iter(runs.values()))
-    for i, row in enumerate(first["notebooks"]):
-        times = [f"{run['notebooks'][i]['seconds']:,.0f} s" if i < len(run["notebooks"]) else "–" for run in runs.values()]
+        raise FileNotFoundError(f"No workbook_time run in {benchmarks_dir}: run benchmarks/workbook_time.py first.")
+    return runs
+
+
+def _answers(row: dict) -> str:
+    answers = row.get("answers")
+    return f"{answers['replayed']:,} / {answers['generated']:,}" if answers else "–"
+
+
+def _run_note(label: str, run: dict) -> str:
+    numerics = run.get("numerics") or {}
+    kernels = f", {numerics['cpu_kernels']} kernels, {numerics['threads']} threads" if numerics else ""
+    source = f"; {run['source']}" if run.get("source") else ""
+    return f"{label}: {run['when'][:10]}, {run['machine'].get('CPU cores', '?')} CPU cores{kernels}{source}"
+
+
+def runtime_markdown(benchmarks_dir: Path = WORKBOOK_TIME) -> str:
+    """README's runtime table: per notebook, the main run's seconds, peak memory and answers replayed /
+    generated, the other runs' seconds, and the main run's slowest cell.
+
+    Raises:
+        FileNotFoundError: no run has been measured.
+    """
+    runs = workbook_runs(benchmarks_dir)
+    main_label, main = next(iter(runs.items()))
+    others = {k: v for k, v in runs.items() if k != main_label}
+    lines = [f"| notebook | {RUN_LABELS[main_label]} | peak memory | answers replayed / generated | "
+             + "".join(f"{RUN_LABELS[k]} | " for k in others) + "slowest cell (first run) |",
+             "|---" * (len(others) + 5) + "|"]
+    for i, row in enumerate(main["notebooks"]):
+        times = [f"{run['notebooks'][i]['seconds']:,.0f} s" if i < len(run["notebooks"]) else "–" for run in others.values()]
         seconds, cell, line = row["slowest_cells"][0]
         line = line.replace("|", "\\|")[:70]
-        lines.append(f"| {row['notebook']} | " + " | ".join(times) + f" | {seconds:,.0f} s, cell {cell}: `{line}` |")
-    totals = [f"**{run['total_seconds']:,.0f} s = {run['total_seconds'] / 60:.1f} min**" for run in runs.values()]
-    lines.append("| all | " + " | ".join(totals) + " | |")
-    dates = "; ".join(f"{k}: {run['when'][:10]}, {run['machine'].get('CPU cores', '?')} CPU cores" for k, run in runs.items())
-    return "\n".join(lines) + f"\n\nMeasured by `benchmarks/workbook_time.py` ({dates})."
+        peak = f"{row['peak_rss_mb'] / 1024:.1f} GB" if row.get("peak_rss_mb") else "–"
+        lines.append(f"| {row['notebook']} | {row['seconds']:,.0f} s | {peak} | {_answers(row)} | "
+                     + "".join(f"{t} | " for t in times) + f"{seconds:,.0f} s, cell {cell}: `{line}` |")
+    peaks = [r["peak_rss_mb"] for r in main["notebooks"] if r.get("peak_rss_mb")]
+    total = f"**{main['total_seconds']:,.0f} s = {main['total_seconds'] / 60:.1f} min**"
+    lines.append(f"| all | {total} | {max(peaks) / 1024:.1f} GB (max) | | " if peaks else f"| all | {total} | | | ")
+    lines[-1] += "".join(f"**{run['total_seconds']:,.0f} s = {run['total_seconds'] / 60:.1f} min** | "
+                         for run in others.values()) + "|"
+    notes = "; ".join(_run_note(k, run) for k, run in runs.items())
+    return "\n".join(lines) + f"\n\nMeasured by `benchmarks/workbook_time.py` ({notes})."
+
+
+def handout_markdown(benchmarks_dir: Path = WORKBOOK_TIME, *, slow: float = 20.0) -> str:
+    """AGENDA's and INSTRUCTOR's timing table: per notebook, the main run's Run All seconds, peak memory,
+    answers replayed / generated, and every section that took at least ``slow`` seconds.
+
+    Raises:
+        FileNotFoundError: no run has been measured.
+    """
+    runs = workbook_runs(benchmarks_dir)
+    main_label, main = next(iter(runs.items()))
+    lines = [f"| notebook | Run All ({RUN_LABELS[main_label]}) | peak memory | answers replayed / generated | "
+             f"sections of {slow:.0f} s or more |", "|---|---|---|---|---|"]
+    for row in main["notebooks"]:
+        slow_parts = [f"{name} ({seconds:,.0f} s)" for name, seconds in row.get("sections", []) if seconds >= slow]
+        peak = f"{row['peak_rss_mb'] / 1024:.1f} GB" if row.get("peak_rss_mb") else "–"
+        lines.append(f"| {row['notebook']} | {row['seconds']:,.0f} s | {peak} | {_answers(row)} | "
+                     f"{'; '.join(slow_parts).replace('|', '/') or 'none'} |")
+    lines.append(f"| all | **{main['total_seconds'] / 60:.1f} min** | | | |")
+    return "\n".join(lines) + (f"\n\nGenerated by `make readme` from `benchmarks/workbook_time/{main_label}.json` "
+                               f"({_run_note(main_label, main)}).")
+
+
+REPLAY_START, REPLAY_END = "<!-- replay:start -->", "<!-- replay:end -->"
+REPLAY = ROOT / "benchmarks" / "replay_agreement.json"
+VARIANT_LABELS = {"avx2": "AVX2 kernels (as on most laptops), same threads", "1-thread": "same kernels, 1 thread"}
+
+
+def replay_markdown(path: Path = REPLAY) -> str:
+    """README's replay-agreement table from ``benchmarks/replay_agreement.json``
+    (``benchmarks/replay_agreement.py``): per variant, identical answers k/n with the 95% interval, per model.
+
+    Raises:
+        FileNotFoundError: the benchmark has not been run.
+    """
+    import json
+
+    if not path.is_file():
+        raise FileNotFoundError(f"No {path.name}: run benchmarks/replay_agreement.py first.")
+    results = json.loads(path.read_text(encoding="utf-8"))
+    lines = ["| regenerated on | identical answers (95% CI) | default model | shipped reader | seconds |",
+             "|---|---|---|---|---|"]
+
+    def cell(r: dict) -> str:
+        return f"{r['k'] / r['n']:.1%} ({r['k']}/{r['n']}, {r['low']:.1%}–{r['high']:.1%})"
+
+    for variant, r in results.items():
+        n = r["numerics"]
+        where = f"{VARIANT_LABELS.get(variant, variant)}: {n['cpu_kernels']}, {n['threads']} thread{'s' * (n['threads'] != 1)}"
+        per = r["per_model"]
+        lines.append(f"| {where} | {cell(r['identical'])} | {cell(per['base']) if 'base' in per else '–'} | "
+                     f"{cell(per['reader']) if 'reader' in per else '–'} | {r['seconds']:,.0f} |")
+    reference = next(iter(results.values()))["recorded_on"] or {}
+    return "\n".join(lines) + (f"\n\nRecorded on {reference.get('cpu_kernels')} kernels, {reference.get('threads')} "
+                               "threads; measured by `make benchmark-replay` (`benchmarks/replay_agreement.json` "
+                               "lists every answer that differs, side by side).")
+
+
+ENDPOINT_START, ENDPOINT_END = "<!-- endpoint:start -->", "<!-- endpoint:end -->"
+ENDPOINT = ROOT / "benchmarks" / "endpoint_throughput.json"
+
+
+def endpoint_markdown(path: Path = ENDPOINT) -> str:
+    """README's in-process vs endpoint table from ``benchmarks/endpoint_throughput.json``.
+
+    Raises:
+        FileNotFoundError: the benchmark has not been run.
+    """
+    import json
+
+    if not path.is_file():
+        raise FileNotFoundError(f"No {path.name}: run benchmarks/endpoint_throughput.py first.")
+    result = json.loads(path.read_text(encoding="utf-8"))
+    lines = ["| how | seconds | answers/s | identical to in-process (95% CI) |", "|---|---|---|---|"]
+    for run in result["runs"]:
+        if "seconds" not in run:
+            lines.append(f"| {run['how']} | failed: {run['failed'][:80]} | – | – |")
+            continue
+        same = run.get("identical")
+        agree = (f"{same['k']}/{same['n']} ({same['low']:.0%}–{same['high']:.0%})" if same else "–")
+        lines.append(f"| {run['how']} | {run['seconds']:,.1f} | {run['answers_per_second']:.2f} | {agree} |")
+    cores = result["machine"].get("CPU cores", "?")
+    return "\n".join(lines) + (f"\n\n{result['answers']} greedy closed-book answers of up to {result['max_new_tokens']} "
+                               f"tokens, caches off, server and client on the same {cores}-core machine "
+                               f"({result['when']}; `make benchmark-endpoint`).")
 
 
 def replace_block(readme: str, table: str, start_marker: str = START, end_marker: str = END) -> str:
@@ -127,16 +249,25 @@ def main() -> int:
         updated = replace_block(readme, verdict_markdown(args.results))
         updated = replace_block(updated, systems_markdown(args.results), SYSTEMS_START, SYSTEMS_END)
         if TIMES_START in readme:
-            updated = replace_block(updated, runtime_markdown(args.results / "benchmarks"), TIMES_START, TIMES_END)
+            updated = replace_block(updated, runtime_markdown(), TIMES_START, TIMES_END)
+        if ENDPOINT_START in readme:
+            updated = replace_block(updated, endpoint_markdown(), ENDPOINT_START, ENDPOINT_END)
+        if REPLAY_START in readme:
+            updated = replace_block(updated, replay_markdown(), REPLAY_START, REPLAY_END)
+        handouts = {path: replace_block(text, handout_markdown(), HANDOUT_START, HANDOUT_END)
+                    for path in HANDOUTS if HANDOUT_START in (text := path.read_text(encoding="utf-8"))}
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.check:
-        if updated != readme:
-            print("README.md's verdict table differs from the last run's results: run scripts/update_readme.py")
+        stale = [p.name for p, text in handouts.items() if text != p.read_text(encoding="utf-8")]
+        if updated != readme or stale:
+            print("README.md or the handouts differ from the last run's results: run scripts/update_readme.py")
             return 1
         return 0
     readme_path.write_text(updated, encoding="utf-8")
+    for path, text in handouts.items():
+        path.write_text(text, encoding="utf-8")
     print(f"README.md: verdict table from {args.results}")
     return 0
 

@@ -83,3 +83,24 @@ def test_readmes_scaling_table_is_the_benchmarks_output():
         assert float(cells[5].split()[0]) == round(float(row["query_ms"]), 1), line
         found += 1
     assert found == len(rows) == 4
+
+
+def test_readme_and_handout_timings_are_the_workbook_benchmarks():
+    """README's runtime table and the timing tables of AGENDA and INSTRUCTOR are what `make readme` writes from
+    benchmarks/workbook_time/, and the handouts type no compute time of their own outside that table."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("update_readme", ROOT / "scripts" / "update_readme.py")
+    m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme.split(m.TIMES_START)[1].split(m.TIMES_END)[0].strip() == m.runtime_markdown().strip(), \
+        "README's runtime table is stale: run make readme"
+    for path in m.HANDOUTS:
+        text = path.read_text(encoding="utf-8")
+        assert m.HANDOUT_START in text, f"{path.name} has no generated timing table"
+        block = text.split(m.HANDOUT_START)[1].split(m.HANDOUT_END)[0]
+        assert block.strip() == m.handout_markdown().strip(), f"{path.name}'s timing table is stale: run make readme"
+        outside = text.split(m.HANDOUT_START)[0] + text.split(m.HANDOUT_END)[1]
+        typed = re.findall(r"[^\n]{0,40}\b\d[\d,.]* ?(?:s|seconds|ms)\b[^\n]{0,20}", outside)
+        assert not typed, f"{path.name} types compute times outside its generated table: {typed}"

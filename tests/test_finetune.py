@@ -113,6 +113,18 @@ def test_train_save_reload_and_merge_give_the_same_answers(tmp_path):
 
 
 @pytest.mark.slow
+def test_low_memory_training_gives_the_same_losses_with_less_memory(tmp_path):
+    """Gradient checkpointing recomputes activations; it must not change what is learned."""
+    from helpers.runtime.models import load_llm
+
+    examples = [SFTExample(to_messages(f"Code word {i}? " + "Some context. " * 60), f"ZEBRA-{i}") for i in range(2)]
+    lora = LoraSettings(steps=2, batch_size=1, learning_rate=5e-3, seed=7)
+    plain = train_lora(load_llm(dtype="fp32"), examples, tmp_path / "plain", lora=lora, progress=False)
+    low = train_lora(load_llm(dtype="fp32"), examples, tmp_path / "low", lora=lora, progress=False, low_memory=True)
+    assert [round(loss, 4) for _, loss in low.losses] == [round(loss, 4) for _, loss in plain.losses]
+
+
+@pytest.mark.slow
 def test_adapters_train_in_fp32_and_answer_in_the_profiles_dtype(tmp_path, monkeypatch):
     import torch
 

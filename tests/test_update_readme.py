@@ -45,21 +45,32 @@ def test_system_table_comes_from_notebook_05s_results(tmp_path):
         m.systems_markdown(tmp_path / "nothing")
 
 
-def test_runtime_table_comes_from_the_workbook_benchmark(tmp_path):
+def test_runtime_and_handout_tables_come_from_the_workbook_benchmark(tmp_path):
     import json
 
     m = load_script(SCRIPT)
     with pytest.raises(FileNotFoundError, match="workbook_time"):
         m.runtime_markdown(tmp_path)
-    for label, factor in (("cold", 3.0), ("warm", 1.0)):
-        (tmp_path / f"workbook_time_{label}.json").write_text(json.dumps({
+    for label, factor in (("fresh_avx2", 1.0), ("cold", 3.0)):
+        (tmp_path / f"{label}.json").write_text(json.dumps({
             "label": label, "total_seconds": 150 * factor, "when": "2026-12-02T05:00:00+00:00",
-            "machine": {"CPU cores": 2},
-            "notebooks": [{"notebook": "00_setup", "seconds": 50 * factor, "slowest_cells": [[20.0, 7, "llm = load_llm()"]]},
-                          {"notebook": "01_prompt_engineering", "seconds": 100 * factor,
+            "machine": {"CPU cores": 2}, "numerics": {"cpu_kernels": "AVX2", "threads": 2},
+            "notebooks": [{"notebook": "00_setup", "seconds": 50 * factor, "peak_rss_mb": 1536,
+                           "answers": {"replayed": 3, "reused": 0, "generated": 1},
+                           "sections": [["intro", 2.0], ["2. Load", 30.0]],
+                           "slowest_cells": [[20.0, 7, "llm = load_llm()"]]},
+                          {"notebook": "01_prompt_engineering", "seconds": 100 * factor, "peak_rss_mb": 2048,
+                           "answers": None, "sections": [],
                            "slowest_cells": [[60.0, 32, "rows = evaluate_prompts(...)"]]}]}))
     table = m.runtime_markdown(tmp_path).splitlines()
-    assert table[0] == "| notebook | cold (empty caches) | warm (caches from an earlier run) | slowest cell (first run listed) |"
-    assert table[2] == "| 00_setup | 150 s | 50 s | 20 s, cell 7: `llm = load_llm()` |"
-    assert table[4] == "| all | **450 s = 7.5 min** | **150 s = 2.5 min** | |"
-    assert "2026-12-02, 2 CPU cores" in table[-1]
+    assert table[0] == ("| notebook | fresh clone, AVX2 kernels (as on most laptops) | peak memory | "
+                        "answers replayed / generated | cold: empty caches, nothing replayed | slowest cell (first run) |")
+    assert table[2] == "| 00_setup | 50 s | 1.5 GB | 3 / 1 | 150 s | 20 s, cell 7: `llm = load_llm()` |"
+    assert table[4] == "| all | **150 s = 2.5 min** | 2.0 GB (max) | | **450 s = 7.5 min** | |"
+    assert "fresh_avx2: 2026-12-02, 2 CPU cores, AVX2 kernels, 2 threads" in table[-1]
+    handout = m.handout_markdown(tmp_path).splitlines()
+    assert handout[2] == "| 00_setup | 50 s | 1.5 GB | 3 / 1 | 2. Load (30 s) |"
+    assert handout[3] == "| 01_prompt_engineering | 100 s | 2.0 GB | – | none |"
+    assert "benchmarks/workbook_time/fresh_avx2.json" in handout[-1]
+
+

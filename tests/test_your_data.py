@@ -287,3 +287,32 @@ def test_draft_questions_writes_a_reviewable_csv(folder, tmp_path, capsys):
     drafts = pd.read_csv(out, keep_default_na=False)
     assert list(drafts.columns) == ["question", "answer", "aliases", "source", "type", "check"]
     assert set(drafts["source"]) <= {"returns.md", "sub/shipping.md", "guide.txt", "warranty-summary.pdf"}
+
+
+def test_a_right_citation_on_a_wrong_answer_counts_only_in_the_lenient_rate(folder, tmp_path, fake_generate, monkeypatch):
+    run = _fake_run(folder, tmp_path, fake_generate, monkeypatch,
+                    {"customers have to return": "45 days [{doc}]", "How long does standard shipping":
+                     "5 business days [sub/shipping]", "Which button do I press": "the red one",
+                     "favourite colour": "I don't know."})
+    rag = run.summary["systems"]["rag"]
+    assert (rag["correct source cited"]["k"], rag["correct source cited"]["n"]) == (2, 3)  # 45 days cites right
+    assert (rag["cited when correct"]["k"], rag["cited when correct"]["n"]) == (1, 1)  # only the right answer counts
+
+
+def test_cost_per_1000_questions_from_measured_tokens_and_the_prices_you_set(tmp_path):
+    from helpers.workbook.question_sets import InputError
+    from helpers.workbook.your_data import cost_per_1000, read_prices
+
+    results = pd.DataFrame({"system": ["rag", "rag", "prompt"], "prompt_tokens": [1000, 1200, 100],
+                            "completion_tokens": [20, 30, 10], "seconds": [3.6, 3.6, 0.36]})
+    unpriced = cost_per_1000(results)
+    assert unpriced["prices"] is None and "api_cost" not in unpriced["systems"]["rag"]
+    assert unpriced["systems"]["rag"]["prompt_tokens"] == 1_100_000 and unpriced["systems"]["rag"]["machine_hours"] == 1.0
+    (tmp_path / "p.json").write_text('{"input_per_million": 3, "output_per_million": 15, "machine_per_hour": 2}')
+    priced = cost_per_1000(results, read_prices(tmp_path / "p.json"))["systems"]["rag"]
+    assert priced["api_cost"] == pytest.approx(1100 * 3 / 1e6 * 1000 + 25 * 15 / 1e6 * 1000)
+    assert priced["machine_cost"] == pytest.approx(2.0)
+    for bad, message in [('{"currency": "EUR"}', "names no price"), ('{"input_per_million": -1}', ">= 0"), ("{", "Cannot read")]:
+        (tmp_path / "bad.json").write_text(bad)
+        with pytest.raises(InputError, match=message):
+            read_prices(tmp_path / "bad.json")

@@ -192,8 +192,10 @@ class CallCache:
     """The cache as one ``generate`` call sees it: :meth:`get` looks a batch up (the local cache, then the
     recording) and counts it in :data:`COUNTS`; :meth:`put` stores a batch the model just generated."""
 
-    def __init__(self, llm: LLM, decoding: dict[str, Any], answer_code: int) -> None:
-        self.context = call_context(llm, decoding, answer_code)
+    def __init__(self, llm: LLM | None, decoding: dict[str, Any], answer_code: int, *,
+                 context: dict[str, Any] | None = None) -> None:
+        # context: given by a backend that has no weights to hash (an endpoint names its server and model)
+        self.context = context if context is not None else call_context(llm, decoding, answer_code)
 
     def get(self, texts: Sequence[str]) -> list[dict[str, Any]] | None:
         """The stored generations of the batch ``texts`` (fields of a ``Generation``), or ``None``."""

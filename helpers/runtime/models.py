@@ -207,6 +207,16 @@ def _cached_packaged_llm(spec_info: PackagedModel, cache_root: Path) -> Path:
     return target
 
 
+def llm_folder(name: str | None = None) -> Path | str:
+    """Where the weights of ``name`` (default: the configured LLM) are: the converted folder of a packaged
+    model (converting it once), a local folder, or a Hub id (what ``llm-workbook serve`` hands the server)."""
+    settings = get_settings()
+    name = name or settings.llm
+    if name in PACKAGED_MODELS and PACKAGED_MODELS[name].kind == "llm":
+        return _cached_packaged_llm(PACKAGED_MODELS[name], settings.models_cache_dir)
+    return Path(name).expanduser() if Path(name).expanduser().is_dir() else name
+
+
 # --------------------------------------------------------------------------- errors
 def _hub_error(name: str, kind: str, err: Exception) -> ModelNotAvailableError:
     offline = hub_offline()

@@ -5,6 +5,8 @@
     llm-workbook compare --docs my_docs/ --questions questions.csv     # report.html, results.csv, summary.json
     llm-workbook score results/compare-20261201-120000/results.csv    # after filling in the verdict column
     llm-workbook draft-questions --docs my_docs/ --n 50                # a questions.csv to review
+    llm-workbook serve --port 8000                                     # the model, for a room, over HTTP
+    llm-workbook compare --endpoint http://host:8000/v1 --llm NAME ... # generate through any OpenAI-compatible server
 
 Bad input ends with one line on stderr and exit code 2, never a traceback.
 """
@@ -44,6 +46,22 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--k", type=int, default=3, help="chunks given to the RAG systems (default 3)")
     compare.add_argument("--out", type=Path, default=None,
                          help="output folder (default results/compare-<timestamp>/)")
+    compare.add_argument("--endpoint", default=None,
+                         help="generate through an OpenAI-compatible server at this URL (key: WORKBOOK_LLM_API_KEY)")
+    compare.add_argument("--llm", default=None, help="the model name on that server (default: the one it serves)")
+    compare.add_argument("--in-flight", type=int, default=8, help="requests sent to the server at once (default 8)")
+    compare.add_argument("--prices", type=Path, default=None,
+                         help="JSON price table for the cost per 1,000 questions: input_per_million, "
+                              "output_per_million, machine_per_hour, currency")
+    serve = commands.add_parser("serve", help="serve the configured model over an OpenAI-compatible API",
+                                description="Start `transformers serve` on the configured model (WORKBOOK_LLM), "
+                                            "so that a room's notebooks and `compare --endpoint` generate "
+                                            "through one server. Needs the serving extra: pip install "
+                                            "'transformers[serving]' openai.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: the whole network)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--continuous-batching", action="store_true",
+                       help="let the server batch concurrent requests (transformers' paged-attention scheduler)")
     score = commands.add_parser("score", help="re-score a results.csv after a person filled in 'verdict'",
                                 description="Apply the verdict column (correct/wrong) of a results.csv and "
                                             "rewrite summary.json and report.html beside it.")
@@ -62,7 +80,24 @@ def _compare(args: argparse.Namespace) -> int:
     from helpers.workbook.your_data import compare_on_documents, write_outputs
 
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
-    run = compare_on_documents(args.docs, args.questions, systems=systems, method=args.method, k=args.k)
+    llm = None
+    if args.endpoint or args.llm:
+        from helpers.runtime.endpoint import EndpointError, connect
+
+        if not args.endpoint:
+            raise InputError("--llm names a model on a server: give the server's URL with --endpoint too "
+                             "(for a local model, set WORKBOOK_LLM).")
+        if "lora+rag" in systems:
+            raise InputError("lora+rag needs the reader adapter's weights in this process; leave it out with "
+                             "--systems prompt,rag when generating through --endpoint.")
+        if args.in_flight < 1:
+            raise InputError(f"--in-flight must be at least 1, not {args.in_flight}.")
+        try:
+            llm = connect(args.endpoint, args.llm, max_in_flight=args.in_flight)
+        except EndpointError as why:
+            raise InputError(str(why)) from None
+    run = compare_on_documents(args.docs, args.questions, systems=systems, method=args.method, k=args.k, llm=llm,
+                               prices=args.prices)
     out = args.out or Path("results") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
     paths = write_outputs(run.results, run.summary, out)
     _print_summary(run.summary)
@@ -106,6 +141,36 @@ def _draft(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import importlib.util
+    import subprocess
+
+    from helpers.runtime.config import get_settings
+    from helpers.runtime.models import ModelNotAvailableError, llm_folder
+
+    missing = [m for m in ("fastapi", "uvicorn", "openai") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise InputError(f"llm-workbook serve needs {', '.join(missing)}: pip install 'transformers[serving]' openai.")
+    try:
+        folder = llm_folder()
+    except ModelNotAvailableError as why:
+        raise InputError(str(why)) from None
+    # run from the folder's parent and name the folder: the server then calls the model by its short name
+    cwd, model = (folder.parent, folder.name) if isinstance(folder, Path) else (None, folder)
+    url = f"http://{'localhost' if args.host in ('127.0.0.1', '0.0.0.0') else args.host}:{args.port}/v1"
+    print(f"Serving {get_settings().llm} as model {model!r} at {url} (Ctrl-C stops it).\n"
+          f"  compare:   llm-workbook compare --endpoint {url} --llm {model} --systems prompt,rag ...\n"
+          f"  notebooks: WORKBOOK_LLM_ENDPOINT={url} WORKBOOK_LLM_ENDPOINT_MODEL={model}", flush=True)
+    command = [sys.executable, "-m", "transformers.cli.transformers", "serve", str(model), "--host", args.host,
+               "--port", str(args.port), "--device", "cpu" if get_settings().profile.name == "cpu" else "auto"]
+    if args.continuous_batching:
+        command.append("--continuous-batching")
+    try:
+        return subprocess.run(command, cwd=cwd).returncode
+    except KeyboardInterrupt:
+        return 0
+
+
 def _print_summary(summary: dict) -> None:
     from helpers.uncertainty import Rate
     from helpers.workbook.report import METRIC_LABELS
@@ -121,7 +186,7 @@ def _print_summary(summary: dict) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (0 done, 2 bad input)."""
     args = _parser().parse_args(argv)
-    run = {"compare": _compare, "score": _score, "draft-questions": _draft}[args.command]
+    run = {"compare": _compare, "score": _score, "draft-questions": _draft, "serve": _serve}[args.command]
     formatter = warnings.formatwarning
     with warnings.catch_warnings():
         warnings.simplefilter("always", UserWarning)

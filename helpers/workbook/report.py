@@ -21,10 +21,12 @@ import numpy as np
 import pandas as pd
 
 #: Rates reported per system, in the order of the report (names of :data:`helpers.evaluation.OUTCOMES`).
-METRICS: tuple[str, ...] = ("accuracy", "abstention_ok", "wrong_abstention", "JSON valid", "correct source cited")
+METRICS: tuple[str, ...] = ("accuracy", "abstention_ok", "wrong_abstention", "JSON valid", "correct source cited",
+                            "cited when correct")
 METRIC_LABELS = {"accuracy": "accuracy (answerable)", "abstention_ok": "abstains on unanswerable questions",
                  "wrong_abstention": "abstains on answerable ones (wrongly)", "JSON valid": "valid JSON",
-                 "correct source cited": "cites a correct source"}
+                 "correct source cited": "cites a correct source",
+                 "cited when correct": "cites a correct source, on its correct answers"}
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#1f2937}
@@ -116,6 +118,26 @@ def _retrieval_table(summary: Mapping[str, Any]) -> str:
     return (f"<p>hit@k and MRR@10: document level, over the {retrieval['n']} questions that name a source. "
             f"answer in top-{retrieval['k']}: the gold answer appears in one of the {retrieval['k']} chunks the RAG "
             f"systems read (the ceiling for any reader).</p><table>{rows}</table>")
+
+
+def _cost_table(summary: Mapping[str, Any]) -> str:
+    costs = summary.get("costs") or {}
+    if not costs.get("systems"):
+        return "<p class='muted'>Not measured.</p>"
+    prices = costs.get("prices") or {}
+    money = [(k, label) for k, label in (("api_cost", "as an API"), ("machine_cost", "on your machine"))
+             if any(k in row for row in costs["systems"].values())]
+    head = ("<tr><th>system</th><th>prompt tokens</th><th>completion tokens</th><th>machine hours</th>"
+            + "".join(f"<th>{label} ({html.escape(prices.get('currency', ''))})</th>" for _, label in money) + "</tr>")
+    rows = "".join(
+        f"<tr><td>{html.escape(name)}</td><td class='num'>{row['prompt_tokens']:,.0f}</td>"
+        f"<td class='num'>{row['completion_tokens']:,.0f}</td><td class='num'>{row['machine_hours']:.2f}</td>"
+        + "".join(f"<td class='num'>{row.get(k, float('nan')):,.2f}</td>" for k, _ in money) + "</tr>"
+        for name, row in costs["systems"].items())
+    note = (f"Prices you set: {html.escape(json.dumps(prices))}." if prices else
+            "No prices set: pass --prices prices.json (input_per_million, output_per_million, machine_per_hour).")
+    return (f"<p class='muted'>Measured tokens and seconds per question, times 1,000. {note} Replayed or cached "
+            f"answers keep the seconds measured when they were generated.</p><table>{head}{rows}</table>")
 
 
 def _mean(value: Mapping[str, Any]) -> str:
@@ -229,6 +251,7 @@ interval; comparisons: exact McNemar test and paired bootstrap CI on the same qu
 <img alt="rates with 95% intervals" src="data:image/png;base64,{_figure_png(summary)}">
 <h2>Paired tests</h2>{_paired_table(summary)}
 <h2>Retrieval</h2>{_retrieval_table(summary)}
+<h2>Cost per 1,000 questions</h2>{_cost_table(summary)}
 <h2>Every question</h2><p class="muted">Click a question to see each system's answer, its citations and the
 chunks retrieval handed to the RAG systems.</p>{_questions(results)}
 <p class="muted">Written by <code>llm-workbook compare</code>. Re-grade: fill the <code>verdict</code> column of

@@ -148,6 +148,7 @@ def compare_on_documents(
     llm: Any = None,
     embedder: Any = None,
     reader: Any = None,
+    prices: str | Path | Mapping[str, Any] | None = None,
 ) -> Comparison:
     """Read the folder and the questions, build one retriever, let every system answer every question,
     score what can be scored, and summarize with intervals, paired tests and a recommendation.
@@ -156,7 +157,8 @@ def compare_on_documents(
     ``WORKBOOK_PROFILE``, ...); ``lora+rag`` uses the shipped reader adapter (:mod:`helpers.workbook.reader`).
     ``llm``/``embedder``: already loaded base model and embedder to reuse (default: load the configured ones);
     ``reader``: the model carrying the reader adapter for ``lora+rag`` (default: the shipped one, which fits
-    the default model; :func:`helpers.workbook.reader_training.load_or_train_reader` trains one for another model).
+    the default model; :func:`helpers.workbook.reader_training.load_or_train_reader` trains one for another model);
+    ``prices``: a price table (file or mapping, :func:`read_prices`) for the cost per 1,000 questions.
 
     Raises:
         InputError: bad documents, questions or options (one line that says what to fix).
@@ -178,6 +180,7 @@ def compare_on_documents(
     if k < 1:
         raise InputError(f"--k must be at least 1, not {k}.")
     settings = get_settings()
+    prices = read_prices(prices) if isinstance(prices, (str, Path)) else prices
     timings: dict[str, float] = {}
     start = time.perf_counter()
     docs = read_documents(docs_dir)
@@ -188,7 +191,7 @@ def compare_on_documents(
                                     progress=progress)
     timings["index"] = time.perf_counter() - start
     try:
-        base = llm or load_llm()
+        base = llm or _endpoint_or_none() or load_llm()
         built = {}
         for name in systems:
             if name == "lora+rag":
@@ -213,11 +216,21 @@ def compare_on_documents(
     setup = {"docs": str(docs_dir), "questions_file": str(questions_file), "documents": len(docs),
              "chunks": len(retriever) if retriever is not None else None, "questions": len(questions),
              "chunks trimmed": sum(a.trimmed for name in answers for a in answers[name]),
-             "systems": list(systems), "method": method, "k": k, "llm": settings.llm, "embedder": settings.embedder,
-             "profile": settings.profile.name, "seed": settings.seed, "seconds": {n: round(s, 1) for n, s in timings.items()}}
+             "systems": list(systems), "method": method, "k": k, "llm": getattr(base, "name", settings.llm), "embedder": settings.embedder,
+             "profile": settings.profile.name, "seed": settings.seed, "prices": prices, "seconds": {n: round(s, 1) for n, s in timings.items()}}
     summary = summarize_results(results, retrieval=retrieval, setup=setup)
     return Comparison(results=results, summary=summary, questions=questions, docs=docs, retriever=retriever,
                       systems=built)
+
+
+def _endpoint_or_none() -> Any:
+    """The server named by ``WORKBOOK_LLM_ENDPOINT`` (notebook 06 generates through it), or ``None``."""
+    from helpers.runtime.endpoint import EndpointError, endpoint_from_settings
+
+    try:
+        return endpoint_from_settings()
+    except EndpointError as why:
+        raise InputError(str(why)) from None
 
 
 # --------------------------------------------------------------------------- summarizing (also after review)
@@ -236,14 +249,18 @@ def summarize_results(results: pd.DataFrame, *, retrieval: Mapping[str, Any] | N
     per_system: dict[str, dict[str, Any]] = {s: {} for s in systems}
     if len(gradeable):
         def counted(metric: str) -> pd.DataFrame:  # citations are checked only where a source was named
-            return gradeable[gradeable["source"] != ""] if metric == "correct source cited" else gradeable
+            named = gradeable[gradeable["source"] != ""]
+            if metric == "cited when correct":  # a right citation on a wrong answer earns nothing here
+                return named[named["correct"]]
+            return named if metric == "correct source cited" else gradeable
 
         for metric in METRICS:
             rows = counted(metric)
             if rows.empty or (metric == "JSON valid" and ("json_valid" not in rows or rows["json_valid"].isna().all())):
                 continue
-            for (system, name), row in intervals(rows, [metric]).iterrows():
-                per_system[system][name] = _rate_dict(row)
+            measured = "correct source cited" if metric == "cited when correct" else metric
+            for (system, _), row in intervals(rows, [measured]).iterrows():
+                per_system[system][metric] = _rate_dict(row)
         for a, b, metric in PAIRS:
             if not (metric in per_system.get(a, {}) and metric in per_system.get(b, {})):
                 continue
@@ -260,12 +277,59 @@ def summarize_results(results: pd.DataFrame, *, retrieval: Mapping[str, Any] | N
                                    "seconds_per_question": float(rows["seconds"].mean()),
                                    "prompt_tokens": float(rows["prompt_tokens"].mean())})
     out["systems"] = per_system
+    out["costs"] = cost_per_1000(table, (setup or {}).get("prices"))
     out["graded"] = {"automatic": int((table["graded_by"] == "automatic").sum()),
                      "person": int((table["graded_by"] == "person").sum()),
                      "not yet": int(table["correct"].isna().sum())}
     if retrieval is not None:
         out["retrieval"] = dict(retrieval)
     out["recommendation"] = summary_recommendations(out)
+    return out
+
+
+PRICE_KEYS = ("input_per_million", "output_per_million", "machine_per_hour")
+
+
+def read_prices(path: str | Path) -> dict[str, Any]:
+    """A price table you set (JSON): ``input_per_million`` and ``output_per_million`` (an API's price per
+    million tokens), ``machine_per_hour`` (your machine's price per hour), ``currency`` (default USD).
+
+    Raises:
+        InputError: missing or unreadable file, no price, or a price that is not a number >= 0.
+    """
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as why:
+        raise InputError(f"Cannot read prices from {path}: {why}") from None
+    if not isinstance(raw, dict) or not any(k in raw for k in PRICE_KEYS):
+        raise InputError(f"{path} names no price: give one or more of {', '.join(PRICE_KEYS)} (and currency).")
+    bad = [k for k in PRICE_KEYS if k in raw and (not isinstance(raw[k], (int, float)) or raw[k] < 0)]
+    if bad:
+        raise InputError(f"{path}: {', '.join(bad)} must be a number >= 0.")
+    return {"currency": str(raw.get("currency", "USD")), **{k: float(raw[k]) for k in PRICE_KEYS if k in raw}}
+
+
+def _column_mean(rows: pd.DataFrame, column: str) -> float:
+    """The mean of a numeric column, NaN when an older results.csv lacks it."""
+    return float(pd.to_numeric(rows[column], errors="coerce").mean()) if column in rows else math.nan
+
+
+def cost_per_1000(results: pd.DataFrame, prices: Mapping[str, Any] | None = None, per: int = 1000) -> dict[str, Any]:
+    """Per system, what ``per`` questions cost: prompt and completion tokens and machine hours (all measured:
+    mean per question times ``per``), and money for the ``prices`` you set (:func:`read_prices`; none is
+    assumed). Replayed or cached answers keep the seconds measured when they were generated."""
+    from helpers.costs import HourlyPrice, TokenPrices, compute_cost, token_cost
+
+    out: dict[str, Any] = {"per": per, "prices": dict(prices) if prices else None, "systems": {}}
+    for system, rows in results.groupby("system", sort=False):
+        prompt, completion, seconds = (_column_mean(rows, c) for c in ("prompt_tokens", "completion_tokens", "seconds"))
+        row = {"prompt_tokens": prompt * per, "completion_tokens": completion * per, "machine_hours": seconds * per / 3600}
+        if prices and "input_per_million" in prices and "output_per_million" in prices:
+            api = TokenPrices(prices["input_per_million"], prices["output_per_million"], prices["currency"])
+            row["api_cost"] = token_cost(prompt, completion, api) * per
+        if prices and "machine_per_hour" in prices:
+            row["machine_cost"] = compute_cost(seconds, HourlyPrice(prices["machine_per_hour"], prices["currency"])) * per
+        out["systems"][str(system)] = row
     return out
 
 
