@@ -207,6 +207,7 @@ def answer_questions(
     desc: str = "RAG answers",
     style: Literal["text", "json"] = "text",
     shots: Sequence[tuple[str, str]] = (),
+    system: str | None = None,
 ) -> list[Answer]:
     """Retrieve ``k`` chunks per question (one batched search), then generate all answers in batches; with
     ``retriever=None`` ask closed-book (:func:`~helpers.prompts.closed_book_prompt` with ``instruction``).
@@ -214,7 +215,8 @@ def answer_questions(
     ``style="text"``: :func:`~helpers.prompts.rag_prompt` with ``instruction`` (``None``: "answer
     briefly"), citations in ``[doc-id]`` brackets. ``"json"``: :func:`~helpers.prompts.json_rag_prompt`
     (``instruction`` used only if changed), answer and citations from ``"answer"`` and ``"sources"``.
-    ``shots``: worked examples, (prompt, answer) pairs shown as earlier chat turns before each prompt.
+    ``shots``: worked examples, (prompt, answer) pairs shown as earlier chat turns before each prompt;
+    ``system``: a system message before every prompt (default: the model's own).
 
     Raises:
         ValueError: a question is empty or whitespace only (the message says which), or ``k < 1``.
@@ -223,7 +225,8 @@ def answer_questions(
     questions = check_questions(questions, "answer_questions")
     if retriever is None:
         prompts = [closed_book_prompt(q, instruction=instruction) for q in questions]
-        gens = generate(llm, prompts, max_new_tokens=max_new_tokens, progress=progress, desc=desc)
+        inputs = [few_shot_messages(p, shots, instruction=None) for p in prompts] if shots else prompts
+        gens = generate(llm, inputs, system=system, max_new_tokens=max_new_tokens, progress=progress, desc=desc)
         return [to_answer(q, g, prompt=p, style=style, closed_book=True) for q, g, p in zip(questions, gens, prompts)]
     json_instruction = JSON_RAG_INSTRUCTION if instruction == RAG_INSTRUCTION else instruction
 
@@ -233,7 +236,7 @@ def answer_questions(
         return rag_prompt(question, hits, instruction=instruction)
 
     hits_all = [distinct_hits(hits) for hits in retriever.search_many(questions, k=k)]
-    fitted = [fit_context(llm, build, q, hits, shots, max_new_tokens) for q, hits in zip(questions, hits_all)]
+    fitted = [fit_context(llm, build, q, hits, shots, max_new_tokens, system) for q, hits in zip(questions, hits_all)]
     if trimmed := [n for _, n in fitted if n]:
         warnings.warn(f"{len(trimmed)} of {len(questions)} prompts would not fit the model's context window: "
                       f"{sum(trimmed)} lowest-ranked chunk(s) left out of them (use a smaller k or chunk size).",
@@ -241,7 +244,7 @@ def answer_questions(
     hits_all = [hits for hits, _ in fitted]
     prompts = [build(q, hits) for q, hits in zip(questions, hits_all)]
     inputs = [few_shot_messages(p, shots, instruction=None) for p in prompts] if shots else prompts
-    gens = generate(llm, inputs, max_new_tokens=max_new_tokens, progress=progress, desc=desc)
+    gens = generate(llm, inputs, system=system, max_new_tokens=max_new_tokens, progress=progress, desc=desc)
     answers = [to_answer(q, g, hits, prompt=p, style=style) for q, hits, g, p in zip(questions, hits_all, gens, prompts)]
     for answer, (_, n) in zip(answers, fitted):
         answer.trimmed = n
@@ -269,7 +272,8 @@ def context_window(llm: LLM) -> int | None:
 
 
 def fit_context(llm: LLM, build: Callable[[str, Sequence[Hit]], str], question: str, hits: Sequence[Hit],
-                shots: Sequence[tuple[str, str]], max_new_tokens: int) -> tuple[list[Hit], int]:
+                shots: Sequence[tuple[str, str]], max_new_tokens: int,
+                system: str | None = None) -> tuple[list[Hit], int]:
     """The most of ``hits`` (highest ranked first) whose prompt, with ``shots`` and room for ``max_new_tokens``,
     fits the model's context window, and how many were left out."""
     window = context_window(llm)
@@ -278,7 +282,7 @@ def fit_context(llm: LLM, build: Callable[[str, Sequence[Hit]], str], question: 
         return kept, 0
 
     def tokens(prompt: str) -> int:
-        text = render_prompt(llm, few_shot_messages(prompt, shots, instruction=None) if shots else prompt)
+        text = render_prompt(llm, few_shot_messages(prompt, shots, instruction=None) if shots else prompt, system=system)
         return len(llm.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     while kept and tokens(build(question, kept)) + max_new_tokens > window:

@@ -47,7 +47,7 @@ class System:
     chunks; ``style`` ``"text"`` (``[doc-id]`` citations) or ``"json"`` (``{"answer", "sources"}``); the
     ``instruction`` line after the question (``None``: none; the RAG text prompt then just says "answer
     briefly", which measured best on dev in notebook 03); ``shots``: worked (prompt, answer) examples shown
-    before every prompt (few-shot prompting; retrieving systems only)."""
+    before every prompt (few-shot prompting); ``system``: a system message before every prompt."""
 
     name: str
     llm: LLM
@@ -57,6 +57,7 @@ class System:
     instruction: str | None = None
     max_new_tokens: int = 32
     shots: Sequence[tuple[str, str]] = ()
+    system: str | None = None
 
     def answer(self, questions: Sequence[str], *, progress: bool = True) -> list[Answer]:
         """Answer every question (batched generation; one batched search when retrieving).
@@ -68,7 +69,7 @@ class System:
         questions = check_questions(questions, "System.answer")
         return answer_questions(self.llm, self.retriever, questions, k=self.k, instruction=self.instruction,
                                 max_new_tokens=self.max_new_tokens, style=self.style, progress=progress,
-                                desc=self.name, shots=self.shots)
+                                desc=self.name, shots=self.shots, system=self.system)
 
     def score(self, questions: Sequence[Question], answers: Sequence[Answer] | None = None, *,
               documents: Mapping[str, str] | None = None, updated: bool = False) -> pd.DataFrame:
@@ -93,6 +94,7 @@ def build_system(
     max_new_tokens: int | None = None,
     label: str | None = None,
     shots: Sequence[tuple[str, str]] = (),
+    system: str | None = None,
 ) -> System:
     """One of the workbook's :data:`SYSTEMS`: ``"prompt"``, ``"rag"``, ``"lora"`` or ``"lora+rag"``.
 
@@ -106,7 +108,8 @@ def build_system(
             none for text RAG, the JSON format for JSON RAG).
         max_new_tokens: default 48 for JSON answers, 32 otherwise.
         label: the name in result tables (default: ``name``).
-        shots: worked (prompt, answer) examples shown before each prompt (retrieving systems only).
+        shots: worked (prompt, answer) examples shown before each prompt.
+        system: a system message before each prompt (default: the model's own).
 
     Raises:
         ValueError: an unknown name, a missing or superfluous retriever, or a lora system without an adapter.
@@ -131,14 +134,12 @@ def build_system(
     elif tuned and (llm is None or not hasattr(llm.model, "peft_config")):
         raise ValueError(f"build_system({name!r}) needs a fine-tuned model: adapter=<folder of a saved adapter> "
                          "or llm=<a model carrying one> (see helpers.runtime.adapter_cache.load_or_train_adapter).")
-    if shots and not retrieves:
-        raise ValueError(f"shots= are for the retrieving systems ('rag', 'lora+rag'), not {name!r}.")
     style = style or default_style
     if instruction == "default":
         instruction = (JSON_RAG_INSTRUCTION if style == "json" else None) if retrieves else CLOSED_BOOK_INSTRUCTION
     return System(name=label or name, llm=llm or load_llm(), retriever=retriever, k=k, style=style,
                   instruction=instruction, max_new_tokens=max_new_tokens or (48 if style == "json" else 32),
-                  shots=tuple(shots))
+                  shots=tuple(shots), system=system)
 
 
 def evaluate_systems(systems: Sequence[System], questions: Sequence[Question], *,

@@ -64,7 +64,7 @@ def fake_generate(monkeypatch):
     """Replace the model call of the systems and of RAG answering with canned answers.
 
     ``calls = fake_generate(respond)`` installs ``respond(llm, prompt) -> text``; every call of
-    ``generate`` is recorded in ``calls`` as a dict (``llm``, ``prompts``, ``max_new_tokens``, ``desc``).
+    ``generate`` is recorded in ``calls`` as a dict (``llm``, ``prompts``, ``max_new_tokens``, ``desc``, ``system``).
     """
     import helpers.rag
     import helpers.systems
@@ -75,7 +75,8 @@ def fake_generate(monkeypatch):
     def install(respond):
         def generate(llm, prompts, *, max_new_tokens=32, progress=True, desc="", **kwargs):
             prompts = list(prompts)
-            calls.append({"llm": llm, "prompts": prompts, "max_new_tokens": max_new_tokens, "desc": desc})
+            calls.append({"llm": llm, "prompts": prompts, "max_new_tokens": max_new_tokens, "desc": desc,
+                          "system": kwargs.get("system")})
             def words(p):  # a prompt string, or a chat (few-shot messages)
                 return len(p.split()) if isinstance(p, str) else sum(len(m["content"].split()) for m in p)
 

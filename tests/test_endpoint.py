@@ -200,3 +200,31 @@ def test_compare_through_a_real_served_model(served, tmp_path):
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert all(PLANTED_KEY not in p.read_text(encoding="utf-8", errors="replace") for p in written)
     assert PLANTED_KEY not in done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_stopping_llm_workbook_serve_stops_the_server():
+    """The command becomes the server process, so terminating it leaves no server behind."""
+    import psutil
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "helpers", "serve", "--port", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                               env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            try:
+                connect(f"http://127.0.0.1:{port}/v1")
+                break
+            except EndpointError:
+                time.sleep(1)
+        listening = [c.pid for c in psutil.net_connections("tcp") if c.laddr and c.laddr.port == port
+                     and c.status == psutil.CONN_LISTEN]
+        assert listening == [process.pid]
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    time.sleep(1)
+    assert not [c for c in psutil.net_connections("tcp") if c.laddr and c.laddr.port == port
+                and c.status == psutil.CONN_LISTEN]

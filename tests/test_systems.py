@@ -195,5 +195,7 @@ def test_a_few_shot_system_shows_its_worked_examples_before_each_prompt(fake_gen
     messages = seen[0]
     assert [m["role"] for m in messages] == ["user", "assistant", "user"] and messages[1]["content"] == shots[0][1]
     assert "How long can customers return hardware?" in messages[-1]["content"] and answer.prompt == messages[-1]["content"]
-    with pytest.raises(ValueError, match="shots="):
-        build_system("prompt", llm=object(), shots=shots)
+    seen.clear()
+    closed = build_system("prompt", llm=object(), shots=shots, system="Be brief.")  # closed-book few-shot too
+    closed.answer(["How long can customers return hardware?"], progress=False)
+    assert [m["role"] for m in seen[0]] == ["user", "assistant", "user"] and closed.system == "Be brief."

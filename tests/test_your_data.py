@@ -316,3 +316,28 @@ def test_cost_per_1000_questions_from_measured_tokens_and_the_prices_you_set(tmp
         (tmp_path / "bad.json").write_text(bad)
         with pytest.raises(InputError, match=message):
             read_prices(tmp_path / "bad.json")
+
+
+def test_few_shot_and_system_prompt_arms_are_compared_with_their_base(folder, tmp_path, fake_generate):
+    from helpers.workbook.question_sets import InputError
+
+    calls = fake_generate(lambda llm, p: "I don't know.")
+    questions = write_csv(tmp_path / "q.csv", QUESTIONS)
+    shots = write_csv(tmp_path / "shots.csv", [{"question": "How many legs has a spider?", "answer": "eight"}])
+    (tmp_path / "system.txt").write_text("You answer in one word.", encoding="utf-8")
+    run = compare_on_documents(folder, questions, systems=("prompt", "rag", "rag+shots", "prompt+system"),
+                               llm=object(), embedder=ToyEmbedder(), progress=False, shots=shots,
+                               system_prompt=tmp_path / "system.txt")
+    by = {c["desc"]: c for c in calls}
+    chat = by["rag+shots"]["prompts"][0]
+    assert "spider" in chat[0]["content"] and chat[1] == {"role": "assistant", "content": "eight"}
+    assert by["prompt+system"]["system"] == "You answer in one word." and by["rag"]["system"] is None
+    assert by["rag"]["prompts"][0] == chat[-1]["content"]  # the same RAG prompt, with the examples before it
+    pairs = {(t["a"], t["b"]) for t in run.summary["paired"]}
+    assert {("rag+shots", "rag"), ("prompt+system", "prompt")} <= pairs
+    leaked = write_csv(tmp_path / "leak.csv", [{"question": QUESTIONS[0]["question"], "answer": "30 days"}])
+    with pytest.raises(InputError, match="must not be test questions"):
+        compare_on_documents(folder, questions, systems=("rag+shots",), llm=object(), embedder=ToyEmbedder(),
+                             progress=False, shots=leaked)
+    with pytest.raises(InputError, match="needs --system-prompt FILE"):
+        compare_on_documents(folder, questions, systems=("rag+system",), llm=object(), embedder=ToyEmbedder())

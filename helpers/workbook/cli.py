@@ -41,7 +41,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="CSV or JSONL: question (required), answer, aliases (|-separated), "
                               "source (file names, ;-separated), type")
     compare.add_argument("--systems", default=",".join(DEFAULT_SYSTEMS),
-                         help=f"comma-separated, from prompt, rag, lora+rag (default {','.join(DEFAULT_SYSTEMS)})")
+                         help=f"comma-separated, from prompt, rag, lora+rag and prompt+shots, rag+shots, prompt+system, "
+                              f"rag+system (default {','.join(DEFAULT_SYSTEMS)})")
     compare.add_argument("--method", default="dense", help="retrieval: dense (default), bm25 or hybrid")
     compare.add_argument("--k", type=int, default=3, help="chunks given to the RAG systems (default 3)")
     compare.add_argument("--out", type=Path, default=None,
@@ -50,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
                          help="generate through an OpenAI-compatible server at this URL (key: WORKBOOK_LLM_API_KEY)")
     compare.add_argument("--llm", default=None, help="the model name on that server (default: the one it serves)")
     compare.add_argument("--in-flight", type=int, default=8, help="requests sent to the server at once (default 8)")
+    compare.add_argument("--shots", type=Path, default=None,
+                         help="worked examples (CSV/JSONL: question, answer) for a few-shot arm: adds rag+shots")
+    compare.add_argument("--system-prompt", type=Path, default=None,
+                         help="a text file with your system prompt: adds rag+system")
     compare.add_argument("--prices", type=Path, default=None,
                          help="JSON price table for the cost per 1,000 questions: input_per_million, "
                               "output_per_million, machine_per_hour, currency")
@@ -80,6 +85,9 @@ def _compare(args: argparse.Namespace) -> int:
     from helpers.workbook.your_data import compare_on_documents, write_outputs
 
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    for given, variant in ((args.shots, "+shots"), (args.system_prompt, "+system")):
+        if given is not None and not any(s.endswith(variant) for s in systems):
+            systems.append("rag" + variant)  # the arm the option asks for, beside the systems it is compared with
     llm = None
     if args.endpoint or args.llm:
         from helpers.runtime.endpoint import EndpointError, connect
@@ -97,7 +105,7 @@ def _compare(args: argparse.Namespace) -> int:
         except EndpointError as why:
             raise InputError(str(why)) from None
     run = compare_on_documents(args.docs, args.questions, systems=systems, method=args.method, k=args.k, llm=llm,
-                               prices=args.prices)
+                               prices=args.prices, shots=args.shots, system_prompt=args.system_prompt)
     out = args.out or Path("results") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
     paths = write_outputs(run.results, run.summary, out)
     _print_summary(run.summary)
@@ -143,6 +151,7 @@ def _draft(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     import importlib.util
+    import os
     import subprocess
 
     from helpers.runtime.config import get_settings
@@ -165,8 +174,13 @@ def _serve(args: argparse.Namespace) -> int:
                "--port", str(args.port), "--device", "cpu" if get_settings().profile.name == "cpu" else "auto"]
     if args.continuous_batching:
         command.append("--continuous-batching")
+    if cwd is not None:
+        os.chdir(cwd)
+    if hasattr(os, "execv") and os.name == "posix":  # become the server: a stop signal reaches it, no orphan
+        sys.stdout.flush()
+        os.execv(sys.executable, command)
     try:
-        return subprocess.run(command, cwd=cwd).returncode
+        return subprocess.run(command).returncode
     except KeyboardInterrupt:
         return 0
 

@@ -53,7 +53,12 @@ VERDICTS = {"correct": True, "yes": True, "y": True, "1": True, "true": True, "r
 #: Paired comparisons the recommendation rests on: (a, b, metric), each when both systems measured it.
 PAIRS: tuple[tuple[str, str, str], ...] = (("rag", "prompt", "accuracy"), ("lora+rag", "rag", "accuracy"),
                                           ("lora+rag", "prompt", "accuracy"),
-                                          ("lora+rag", "rag", "correct source cited"))
+                                          ("lora+rag", "rag", "correct source cited"),
+                                          ("prompt+shots", "prompt", "accuracy"), ("rag+shots", "rag", "accuracy"),
+                                          ("prompt+system", "prompt", "accuracy"), ("rag+system", "rag", "accuracy"))
+#: A team's own variants of prompt and rag: ``+shots`` shows your worked examples before every prompt
+#: (``--shots FILE``), ``+system`` puts your system prompt first (``--system-prompt FILE``).
+VARIANTS: tuple[str, ...] = ("prompt+shots", "rag+shots", "prompt+system", "rag+system")
 
 
 # --------------------------------------------------------------------------- running the comparison
@@ -149,6 +154,8 @@ def compare_on_documents(
     embedder: Any = None,
     reader: Any = None,
     prices: str | Path | Mapping[str, Any] | None = None,
+    shots: str | Path | Sequence[tuple[str, str]] | None = None,
+    system_prompt: str | Path | None = None,
 ) -> Comparison:
     """Read the folder and the questions, build one retriever, let every system answer every question,
     score what can be scored, and summarize with intervals, paired tests and a recommendation.
@@ -158,7 +165,9 @@ def compare_on_documents(
     ``llm``/``embedder``: already loaded base model and embedder to reuse (default: load the configured ones);
     ``reader``: the model carrying the reader adapter for ``lora+rag`` (default: the shipped one, which fits
     the default model; :func:`helpers.workbook.reader_training.load_or_train_reader` trains one for another model);
-    ``prices``: a price table (file or mapping, :func:`read_prices`) for the cost per 1,000 questions.
+    ``prices``: a price table (file or mapping, :func:`read_prices`) for the cost per 1,000 questions;
+    ``shots``: worked examples for the ``+shots`` variants (file, :func:`read_shots`, or (question, answer)
+    pairs); ``system_prompt``: the ``+system`` variants' system prompt (a file's path, or the text).
 
     Raises:
         InputError: bad documents, questions or options (one line that says what to fix).
@@ -168,10 +177,13 @@ def compare_on_documents(
     from helpers.runtime.models import ModelNotAvailableError, load_llm
     from helpers.systems import SYSTEMS, build_system, evaluate_systems
 
-    unknown = [s for s in systems if s not in SYSTEMS]
+    unknown = [s for s in systems if s not in SYSTEMS and s not in VARIANTS]
     if unknown or not systems:
         raise InputError(f"Unknown system(s) {', '.join(unknown) or '(none given)'}; choose from "
-                         f"{', '.join(s for s in SYSTEMS if s != 'lora')}.")
+                         f"{', '.join([*(s for s in SYSTEMS if s != 'lora'), *VARIANTS])}.")
+    for variant, given, option in (("+shots", shots, "--shots FILE"), ("+system", system_prompt, "--system-prompt FILE")):
+        if any(s.endswith(variant) for s in systems) and given is None:
+            raise InputError(f"{', '.join(s for s in systems if s.endswith(variant))} needs {option}.")
     if "lora" in systems:
         raise InputError("The closed-book 'lora' system needs an adapter trained on your documents' facts "
                          "(notebook 04 shows how, and why it rarely pays); compare prompt, rag and lora+rag instead.")
@@ -185,8 +197,10 @@ def compare_on_documents(
     start = time.perf_counter()
     docs = read_documents(docs_dir)
     questions = load_question_file(questions_file, docs, docs_dir)
+    shots = read_shots(shots, questions) if isinstance(shots, (str, Path)) else shots
+    system_prompt = read_system_prompt(system_prompt) if isinstance(system_prompt, (str, Path)) else system_prompt
     retriever = None
-    if any(SYSTEMS[s][0] for s in systems):
+    if any(SYSTEMS[s.split("+")[0] if s in VARIANTS else s][0] for s in systems):
         retriever = build_retriever(docs, method=method, embedder=embedder, cache=True,  # type: ignore[arg-type]
                                     progress=progress)
     timings["index"] = time.perf_counter() - start
@@ -196,6 +210,11 @@ def compare_on_documents(
         for name in systems:
             if name == "lora+rag":
                 built[name] = build_system(name, llm=reader, retriever=retriever, k=k)
+            elif name in VARIANTS:
+                kind, variant = name.split("+")
+                built[name] = build_system(kind, llm=base, retriever=retriever if kind == "rag" else None, k=k,
+                                           label=name, shots=shots if variant == "shots" else (),
+                                           system=system_prompt if variant == "system" else None)
             else:
                 built[name] = build_system(name, llm=base, retriever=retriever if SYSTEMS[name][0] else None, k=k)
     except (ModelNotAvailableError, AdapterError) as why:
@@ -217,7 +236,8 @@ def compare_on_documents(
              "chunks": len(retriever) if retriever is not None else None, "questions": len(questions),
              "chunks trimmed": sum(a.trimmed for name in answers for a in answers[name]),
              "systems": list(systems), "method": method, "k": k, "llm": getattr(base, "name", settings.llm), "embedder": settings.embedder,
-             "profile": settings.profile.name, "seed": settings.seed, "prices": prices, "seconds": {n: round(s, 1) for n, s in timings.items()}}
+             "profile": settings.profile.name, "seed": settings.seed, "prices": prices,
+             "shots": len(shots or ()), "system_prompt": system_prompt, "seconds": {n: round(s, 1) for n, s in timings.items()}}
     summary = summarize_results(results, retrieval=retrieval, setup=setup)
     return Comparison(results=results, summary=summary, questions=questions, docs=docs, retriever=retriever,
                       systems=built)
@@ -285,6 +305,35 @@ def summarize_results(results: pd.DataFrame, *, retrieval: Mapping[str, Any] | N
         out["retrieval"] = dict(retrieval)
     out["recommendation"] = summary_recommendations(out)
     return out
+
+
+def read_shots(path: str | Path, questions: Sequence[Question] = ()) -> list[tuple[str, str]]:
+    """Worked examples from a questions file (columns ``question`` and ``answer``), none of which may be one of
+    the ``questions`` being scored (an example that is a test question would leak its answer).
+
+    Raises:
+        InputError: an unreadable file, no row with an answer, or an example that is a scored question.
+    """
+    examples = [(q.question, q.answer) for q in load_question_file(path) if q.answer]
+    if not examples:
+        raise InputError(f"{path} holds no worked example: each row needs a question and an answer.")
+    scored = {" ".join(q.question.lower().split()) for q in questions}
+    leaked = [q for q, _ in examples if " ".join(q.lower().split()) in scored]
+    if leaked:
+        raise InputError(f"{path} repeats {len(leaked)} question(s) being scored (first: {leaked[0]!r}); worked "
+                         "examples must not be test questions.")
+    return examples
+
+
+def read_system_prompt(path: str | Path) -> str:
+    """Your system prompt, from a UTF-8 text file (one clear sentence if it is missing or empty)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as why:
+        raise InputError(f"Cannot read the system prompt from {path}: {why}") from None
+    if not text:
+        raise InputError(f"{path} is empty: write the system prompt in it.")
+    return text
 
 
 PRICE_KEYS = ("input_per_million", "output_per_million", "machine_per_hour")
