@@ -150,7 +150,7 @@ def handout_markdown(benchmarks_dir: Path = WORKBOOK_TIME, *, slow: float = 20.0
     """
     runs = workbook_runs(benchmarks_dir)
     main_label, main = next(iter(runs.items()))
-    lines = [f"| notebook | Run All ({RUN_LABELS[main_label]}) | peak memory | answers replayed / generated | "
+    lines = [f"| notebook | Run All: {RUN_LABELS[main_label]} | peak memory | answers replayed / generated | "
              f"sections of {slow:.0f} s or more |", "|---|---|---|---|---|"]
     for row in main["notebooks"]:
         slow_parts = [f"{name} ({seconds:,.0f} s)" for name, seconds in row.get("sections", []) if seconds >= slow]

@@ -30,3 +30,23 @@ def test_cache_files_counts_each_cache_folder(tmp_path):
         (tmp_path / "generations" / "ab" / name).write_text("{}")
     (tmp_path / "models").mkdir()
     assert m.cache_files(tmp_path) == {"generations": 2, "models": 0}
+
+
+def test_sections_and_answer_sources_come_from_the_executed_notebook():
+    m = load_script(SCRIPT)
+
+    def timed(source, seconds):
+        return nbformat.v4.new_code_cell(source, metadata={"execution": {
+            "iopub.execute_input": "2026-12-02T05:00:00.000000Z",
+            "shell.execute_reply": f"2026-12-02T05:00:{seconds:02d}.000000Z"}})
+
+    report = nbformat.v4.new_code_cell("print(replay_report())", outputs=[nbformat.v4.new_output(
+        "stream", name="stdout", text="answers: 40 replayed from the reference run, 2 reused from this machine's "
+                                      "cache, 5 generated here\n  reference run recorded with ...\n")])
+    nb = nbformat.v4.new_notebook(cells=[
+        timed("setup()", 3), nbformat.v4.new_markdown_cell("## 1. Load\ntext"), timed("a()", 10), timed("b()", 5),
+        nbformat.v4.new_markdown_cell("### a sub-heading stays in section 1"), timed("c()", 1),
+        nbformat.v4.new_markdown_cell("## 2. Train"), timed("d()", 30), report])
+    assert m.section_seconds(nb) == [("intro", 3.0), ("1. Load", 16.0), ("2. Train", 30.0)]
+    assert m.answer_sources(nb) == {"replayed": 40, "reused": 2, "generated": 5}
+    assert m.answer_sources(nbformat.v4.new_notebook(cells=[timed("x()", 1)])) is None
