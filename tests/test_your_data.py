@@ -341,3 +341,41 @@ def test_few_shot_and_system_prompt_arms_are_compared_with_their_base(folder, tm
                              progress=False, shots=leaked)
     with pytest.raises(InputError, match="needs --system-prompt FILE"):
         compare_on_documents(folder, questions, systems=("rag+system",), llm=object(), embedder=ToyEmbedder())
+
+
+def test_tune_on_dev_chooses_on_dev_rows_and_reports_only_test_rows(folder, tmp_path, fake_generate):
+    from helpers.workbook.question_sets import InputError
+    from helpers.workbook.tuning import split_questions, tune_on_dev
+
+    asked: list[str] = []
+
+    def respond(llm, prompt):
+        text = prompt if isinstance(prompt, str) else prompt[-1]["content"]
+        asked.append(text)
+        return "30 days [returns]" if "return" in text else "I don't know."
+
+    fake_generate(respond)
+    rows = [{**q, "split": split} for q, split in zip(QUESTIONS, ["dev", "test", "test", "test"])]
+    questions = write_csv(tmp_path / "q.csv", rows)
+    tuned = tune_on_dev(folder, questions, llm=object(), embedder=ToyEmbedder(), progress=False)
+    assert tuned.dev_questions == 1 and set(tuned.mrr) == {"dense", "bm25", "hybrid"} and set(tuned.accuracy) == {1, 3, 5}
+    assert tuned.k == 1  # every k answers the one dev question right: the smallest wins
+    assert all(QUESTIONS[0]["question"] in text for text in asked)  # tuning asked the dev question only
+    asked.clear()
+    run = compare_on_documents(folder, questions, systems=("prompt", "rag"), llm=object(), embedder=ToyEmbedder(),
+                               progress=False, method=tuned.method, k=tuned.k, split="test", tuning=tuned.record())
+    assert set(run.results["id"]) == {"q002", "q003", "q004"} and not any(QUESTIONS[0]["question"] in t for t in asked)
+    assert run.summary["setup"]["tuning"]["k"] == tuned.k
+    with pytest.raises(InputError, match="needs a 'split' column"):
+        split_questions([])
+    bad = write_csv(tmp_path / "bad.csv", [{**QUESTIONS[0], "split": "train"}])
+    with pytest.raises(InputError, match="split 'train' is not dev or test"):
+        compare_on_documents(folder, bad, systems=("prompt",), llm=object(), embedder=ToyEmbedder())
+
+
+def test_the_report_says_what_was_tuned_on_dev():
+    from helpers.workbook.report import render_report
+
+    summary = {"setup": {"tuning": {"method": "bm25", "k": 5, "dev questions": 12}}, "systems": {}, "paired": []}
+    page = render_report(pd.DataFrame(columns=["id", "system"]), summary)
+    assert "Retrieval bm25 top-5 was chosen on 12 dev questions; only the test rows are reported." in page

@@ -43,8 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--systems", default=",".join(DEFAULT_SYSTEMS),
                          help=f"comma-separated, from prompt, rag, lora+rag and prompt+shots, rag+shots, prompt+system, "
                               f"rag+system (default {','.join(DEFAULT_SYSTEMS)})")
-    compare.add_argument("--method", default="dense", help="retrieval: dense (default), bm25 or hybrid")
-    compare.add_argument("--k", type=int, default=3, help="chunks given to the RAG systems (default 3)")
+    compare.add_argument("--method", default=None, help="retrieval: dense (default), bm25 or hybrid")
+    compare.add_argument("--k", type=int, default=None, help="chunks given to the RAG systems (default 3)")
+    compare.add_argument("--tune-on", choices=["dev"], default=None,
+                         help="choose --method and --k on the rows whose split is dev, report the test rows")
     compare.add_argument("--out", type=Path, default=None,
                          help="output folder (default results/compare-<timestamp>/)")
     compare.add_argument("--endpoint", default=None,
@@ -104,8 +106,18 @@ def _compare(args: argparse.Namespace) -> int:
             llm = connect(args.endpoint, args.llm, max_in_flight=args.in_flight)
         except EndpointError as why:
             raise InputError(str(why)) from None
-    run = compare_on_documents(args.docs, args.questions, systems=systems, method=args.method, k=args.k, llm=llm,
-                               prices=args.prices, shots=args.shots, system_prompt=args.system_prompt)
+    method, k, split, tuning = args.method or "dense", 3 if args.k is None else args.k, None, None
+    if args.tune_on:
+        from helpers.workbook.tuning import tune_on_dev
+
+        if args.method or args.k is not None:
+            raise InputError("--tune-on dev chooses --method and --k on the dev rows: give neither.")
+        tuned = tune_on_dev(args.docs, args.questions, llm=llm)
+        method, k, split, tuning = tuned.method, tuned.k, "test", tuned.record()
+        print(f"Chosen on {tuned.dev_questions} dev questions: --method {method} --k {k}; reporting the test rows.")
+    run = compare_on_documents(args.docs, args.questions, systems=systems, method=method, k=k, llm=llm,
+                               prices=args.prices, shots=args.shots, system_prompt=args.system_prompt,
+                               split=split, tuning=tuning)
     out = args.out or Path("results") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
     paths = write_outputs(run.results, run.summary, out)
     _print_summary(run.summary)

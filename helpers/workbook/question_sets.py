@@ -3,7 +3,8 @@
 The questions file is CSV or JSONL with a ``question`` column (required), ``answer`` (a short gold answer;
 the word ``unanswerable`` marks a question the documents do not answer), ``aliases`` (other accepted
 answers, ``|``-separated), ``source`` (the file(s) holding the answer, relative to the folder,
-``;``-separated) and ``type`` (optional label, e.g. ``paraphrase``). Every problem is an
+``;``-separated), ``type`` (optional label, e.g. ``paraphrase``) and ``split`` (``dev`` or ``test``: tune
+on the dev rows, report the test rows; ``compare --tune-on dev``). Every problem is an
 :class:`InputError` whose message is one line that says what to fix.
 """
 
@@ -146,9 +147,12 @@ def load_question_file(path: str | Path, docs: Mapping[str, Document] | None = N
                 raise InputError(f"{path} line {i + line}: source {source!r} is not a document in the folder{hint}.")
             doc_ids.append(names.get(source, source))
         aliases = tuple(a.strip() for a in r.get("aliases", "").split("|") if a.strip())
+        split = (r.get("split") or "").strip().lower()
+        if split not in ("", "dev", "test"):
+            raise InputError(f"{path} line {i + line}: split {split!r} is not dev or test (or leave it empty).")
         questions.append(Question(id=f"q{i + 1:03d}", question=r["question"].strip(), answer=answer,
                                   aliases=aliases, doc_ids=tuple(dict.fromkeys(doc_ids)),
-                                  type=kind or "single-fact", split="yours"))
+                                  type=kind or "single-fact", split=split or "yours"))
     return questions
 
 

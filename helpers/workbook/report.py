@@ -237,7 +237,10 @@ def render_report(results: pd.DataFrame, summary: Mapping[str, Any]) -> str:
              f"{setup.get('k', '?')}, profile {setup.get('profile', '?')}, seed {setup.get('seed', '?')}; "
              f"{seconds.get('total', '?')} s in all." + (
                  f" {setup['chunks trimmed']} retrieved chunks were left out of prompts that would not fit the "
-                 "model's context window." if setup.get("chunks trimmed") else ""))
+                 "model's context window." if setup.get("chunks trimmed") else "") + (
+                 f" Retrieval {setup['tuning']['method']} top-{setup['tuning']['k']} was chosen on "
+                 f"{setup['tuning']['dev questions']} dev questions; only the test rows are reported."
+                 if setup.get("tuning") else ""))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>llm-workbook compare: report</title>
 <style>{_CSS}</style></head><body>

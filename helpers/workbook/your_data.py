@@ -156,6 +156,8 @@ def compare_on_documents(
     prices: str | Path | Mapping[str, Any] | None = None,
     shots: str | Path | Sequence[tuple[str, str]] | None = None,
     system_prompt: str | Path | None = None,
+    split: str | None = None,
+    tuning: Mapping[str, Any] | None = None,
 ) -> Comparison:
     """Read the folder and the questions, build one retriever, let every system answer every question,
     score what can be scored, and summarize with intervals, paired tests and a recommendation.
@@ -167,7 +169,9 @@ def compare_on_documents(
     the default model; :func:`helpers.workbook.reader_training.load_or_train_reader` trains one for another model);
     ``prices``: a price table (file or mapping, :func:`read_prices`) for the cost per 1,000 questions;
     ``shots``: worked examples for the ``+shots`` variants (file, :func:`read_shots`, or (question, answer)
-    pairs); ``system_prompt``: the ``+system`` variants' system prompt (a file's path, or the text).
+    pairs); ``system_prompt``: the ``+system`` variants' system prompt (a file's path, or the text);
+    ``split``: answer only the questions of this split (``"test"`` after :mod:`helpers.workbook.tuning`
+    chose ``method`` and ``k`` on the dev rows, whose record ``tuning`` goes into the setup).
 
     Raises:
         InputError: bad documents, questions or options (one line that says what to fix).
@@ -197,6 +201,10 @@ def compare_on_documents(
     start = time.perf_counter()
     docs = read_documents(docs_dir)
     questions = load_question_file(questions_file, docs, docs_dir)
+    if split is not None:
+        questions = [q for q in questions if q.split == split]
+        if not questions:
+            raise InputError(f"{questions_file} has no {split} rows (a 'split' column with dev and test).")
     shots = read_shots(shots, questions) if isinstance(shots, (str, Path)) else shots
     system_prompt = read_system_prompt(system_prompt) if isinstance(system_prompt, (str, Path)) else system_prompt
     retriever = None
@@ -237,7 +245,8 @@ def compare_on_documents(
              "chunks trimmed": sum(a.trimmed for name in answers for a in answers[name]),
              "systems": list(systems), "method": method, "k": k, "llm": getattr(base, "name", settings.llm), "embedder": settings.embedder,
              "profile": settings.profile.name, "seed": settings.seed, "prices": prices,
-             "shots": len(shots or ()), "system_prompt": system_prompt, "seconds": {n: round(s, 1) for n, s in timings.items()}}
+             "shots": len(shots or ()), "system_prompt": system_prompt, "split": split,
+             "tuning": dict(tuning) if tuning else None, "seconds": {n: round(s, 1) for n, s in timings.items()}}
     summary = summarize_results(results, retrieval=retrieval, setup=setup)
     return Comparison(results=results, summary=summary, questions=questions, docs=docs, retriever=retriever,
                       systems=built)
