@@ -202,7 +202,7 @@ def main() -> int:
         label = ("fresh" if args.fresh else "cold" if args.cold or (empty and not recorded_on())
                  else "generated" if args.no_stored_answers else "fresh" if empty else "warm")
         kernels = "_" + os.environ["ATEN_CPU_CAPABILITY"].lower() if os.environ.get("ATEN_CPU_CAPABILITY") else ""
-        label += kernels
+        label += kernels + ("_strict" if label == "fresh" and replay_mode() == "strict" else "")
         if args.no_stored_answers:
             print(f"dropped {clear_generation_cache()} stored generation batches", flush=True)
         if run_all(paths, label, None if args.inplace else executed, args.timeout) is None:

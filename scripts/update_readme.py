@@ -80,6 +80,7 @@ def systems_markdown(results_dir: Path) -> str:
 
 #: the workbook benchmark's runs, in the order README's table shows them (the first one present is the main one)
 RUN_LABELS = {"fresh_avx2": "fresh clone, AVX2 kernels (as on most laptops)", "fresh": "fresh clone",
+              "fresh_strict": "fresh clone, reference kernels, strict replay (as CI)",
               "cold": "cold: empty caches, nothing replayed", "generated": "every answer generated (other caches warm)",
               "warm": "warm (caches from an earlier run)"}
 WORKBOOK_TIME = ROOT / "benchmarks" / "workbook_time"
