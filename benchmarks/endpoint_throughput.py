@@ -44,7 +44,7 @@ def main() -> int:
     from helpers.generation import generate
     from helpers.prompts import CLOSED_BOOK_INSTRUCTION
     from helpers.runtime.config import get_settings, machine_info
-    from helpers.runtime.endpoint import EndpointError, connect
+    from helpers.runtime.endpoint import EndpointError, connect, wait_for_server
     from helpers.runtime.models import load_llm
     from helpers.uncertainty import rate
     from helpers.workbook.data import load_kb_questions
@@ -66,12 +66,7 @@ def main() -> int:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}/v1"
         try:
-            for _ in range(180):
-                try:
-                    connect(url)
-                    break
-                except EndpointError:
-                    time.sleep(1)
+            wait_for_server(url, alive=lambda process=server: process.poll() is None)
             for n in args.in_flight:
                 endpoint = connect(url, max_in_flight=n)
                 start = time.perf_counter()

@@ -54,9 +54,7 @@ def sample(entries: list[dict], models: dict[str, str], answers: int) -> list[di
 
 def regenerate(answers: int) -> dict:
     """In this process (numerics as set by the parent): generate the sample again; one row per answer."""
-    import torch
-
-    from helpers.generation import _generation_config, generate_batch
+    from helpers.generation import generate_stored
     from helpers.runtime.generation_cache import model_fingerprint, numerics, recorded_entries
     from helpers.runtime.models import load_llm
     from helpers.workbook.reader import load_reader
@@ -68,12 +66,8 @@ def regenerate(answers: int) -> dict:
     rows, start = [], time.perf_counter()
     for i, entry in enumerate(chosen, 1):
         name, llm = models[entry["context"]["model"]]
-        d = entry["context"]["decoding"]
-        config = _generation_config(d["max_new_tokens"], d["pad_id"], d["end_ids"], d["stop"], 0.0, 1.0)
         recorded = entry["generations"]
-        with torch.inference_mode():
-            again = generate_batch(llm, [g["prompt"] for g in recorded], config, d["end_ids"], d["stop"],
-                                   not d["special_tokens"])
+        again = generate_stored(llm, [g["prompt"] for g in recorded], entry["context"]["decoding"])
         rows += [{"model": name, "key": entry["key"], "recorded": g["text"], "here": a.text,
                   "same": g["text"] == a.text} for g, a in zip(recorded, again)]
         print(f"  batch {i}/{len(chosen)} ({name}): {sum(r['same'] for r in rows)}/{len(rows)} identical so far, "

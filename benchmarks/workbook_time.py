@@ -172,9 +172,15 @@ def run_all(paths: list[Path], label: str, out_dir: Path | None, timeout: int) -
     return result
 
 
-def recorded_on() -> bool:
-    """Whether recorded answers are replayed in this run."""
-    return replay_mode() != "off"
+def run_label(args: argparse.Namespace, empty: bool) -> str:
+    """``fresh`` (empty caches, recorded answers replayed; ``fresh_strict`` under strict replay), ``cold``
+    (empty caches, nothing replayed), ``generated`` (other caches kept, every answer generated) or ``warm``."""
+    mode = replay_mode()
+    if args.fresh or (empty and mode != "off"):  # e.g. make prewarm in a fresh clone
+        return "fresh_strict" if mode == "strict" else "fresh"
+    if args.cold or empty:
+        return "cold"
+    return "generated" if args.no_stored_answers else "warm"
 
 
 def main() -> int:
@@ -198,11 +204,8 @@ def main() -> int:
             os.environ["WORKBOOK_CACHE"] = tmp
         if args.cold or args.no_stored_answers:  # every answer generated: not replayed from generations/
             os.environ["WORKBOOK_RECORDED_GENERATIONS"] = "0"
-        empty = not any(cache_files(get_settings().cache_dir).values())  # e.g. make prewarm in a fresh clone
-        label = ("fresh" if args.fresh else "cold" if args.cold or (empty and not recorded_on())
-                 else "generated" if args.no_stored_answers else "fresh" if empty else "warm")
         kernels = "_" + os.environ["ATEN_CPU_CAPABILITY"].lower() if os.environ.get("ATEN_CPU_CAPABILITY") else ""
-        label += kernels + ("_strict" if label == "fresh" and replay_mode() == "strict" else "")
+        label = run_label(args, empty=not any(cache_files(get_settings().cache_dir).values())) + kernels
         if args.no_stored_answers:
             print(f"dropped {clear_generation_cache()} stored generation batches", flush=True)
         if run_all(paths, label, None if args.inplace else executed, args.timeout) is None:

@@ -138,12 +138,12 @@ def generate(
     if not items:
         return []
     max_new_tokens = max_new_tokens or settings.profile.max_new_tokens
+    if temperature < 0 or not 0 < top_p <= 1:
+        raise ValueError("temperature must be >= 0 and top_p in (0, 1].")
     if hasattr(llm, "generate_many"):  # a served model (helpers.runtime.endpoint): the server does all three steps
         return llm.generate_many(items, system=system, max_new_tokens=max_new_tokens, temperature=temperature,
                                  top_p=top_p, seed=seed, stop=stop, progress=progress, desc=desc, cache=cache)
     batch_size = batch_size or settings.profile.batch_size
-    if temperature < 0 or not 0 < top_p <= 1:
-        raise ValueError("temperature must be >= 0 and top_p in (0, 1].")
     tok = llm.tokenizer
     end_ids = _end_token_ids(llm)
     config = _generation_config(max_new_tokens, tok.pad_token_id, end_ids, stop, temperature, top_p)
@@ -206,6 +206,18 @@ def _generation_config(max_new_tokens: int, pad_id: int | None, end_ids: list[in
         eos_token_id=end_ids,
         stop_strings=list(stop) if stop else None,
     )
+
+
+def generate_stored(llm: LLM, texts: Sequence[str], decoding: dict) -> list[Generation]:
+    """Generate a stored batch again, cache off: its rendered ``texts`` in order, greedy, with the ``decoding``
+    settings of its cache context (how the recording is checked against the model)."""
+    import torch
+
+    config = _generation_config(decoding["max_new_tokens"], decoding["pad_id"], decoding["end_ids"],
+                                decoding["stop"], 0.0, 1.0)
+    with torch.inference_mode():
+        return generate_batch(llm, list(texts), config, decoding["end_ids"], decoding["stop"],
+                              not decoding["special_tokens"])
 
 
 def generate_batch(llm: LLM, texts: list[str], config, end_ids: list[int], stop: Sequence[str] | None,

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from helpers.runtime.config import REPO_ROOT
-from helpers.runtime.endpoint import Endpoint, EndpointError, connect, normalize_url
+from helpers.runtime.endpoint import Endpoint, EndpointError, connect, normalize_url, wait_for_server
 
 PLANTED_KEY = "sk-planted-3f9a1c77e0d24b55"
 
@@ -149,25 +149,24 @@ def test_compare_with_bad_endpoint_inputs_exits_2_with_one_line(tmp_path):
             assert done.returncode == 2 and f"HTTP {status}" in done.stderr and "Traceback" not in done.stderr
 
 
+def start_serve(port: int, log) -> subprocess.Popen:
+    """``llm-workbook serve`` on ``port`` of localhost, its output into ``log``."""
+    return subprocess.Popen([sys.executable, "-m", "helpers", "serve", "--port", str(port)], stdout=log,
+                            stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+
+
 @pytest.fixture(scope="module")
 def served():
     """``llm-workbook serve`` on a free localhost port, stopped after the module."""
     port = free_port()
     log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"llm-workbook-serve-{port}.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "helpers", "serve", "--port", str(port)], stdout=log,
-                               stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    process = start_serve(port, log)
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            try:
-                connect(url)
-                break
-            except EndpointError:
-                assert process.poll() is None, Path(log.name).read_text()[-2000:]
-                time.sleep(1)
-        else:
-            pytest.fail("llm-workbook serve did not answer within 180 s")
+        try:
+            wait_for_server(url, alive=lambda: process.poll() is None)
+        except EndpointError as why:
+            pytest.fail(f"llm-workbook serve did not answer within 180 s ({why}): {Path(log.name).read_text()[-2000:]}")
         yield url
     finally:
         process.terminate()
@@ -208,17 +207,9 @@ def test_stopping_llm_workbook_serve_stops_the_server():
     import psutil
 
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "helpers", "serve", "--port", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                               env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    process = start_serve(port, subprocess.DEVNULL)
     try:
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            try:
-                connect(f"http://127.0.0.1:{port}/v1")
-                break
-            except EndpointError:
-                time.sleep(1)
+        wait_for_server(f"http://127.0.0.1:{port}/v1", alive=lambda: process.poll() is None)
         listening = [c.pid for c in psutil.net_connections("tcp") if c.laddr and c.laddr.port == port
                      and c.status == psutil.CONN_LISTEN]
         assert listening == [process.pid]

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from helpers.generation import ANSWER_CODE_VERSION, _generation_config, generate_batch
+from helpers.generation import ANSWER_CODE_VERSION, generate_stored
 from helpers.runtime.generation_cache import (
     CACHE_VERSION,
     RECORDED_FOLDER,
@@ -19,18 +19,6 @@ from helpers.runtime.generation_cache import (
 )
 
 ENTRIES = recorded_entries()
-
-
-def replay_batch(llm, texts, decoding):
-    """Generate one stored batch again with the cache off: the rendered ``texts`` in their stored order, with
-    the ``decoding`` settings of its cache context."""
-    import torch
-
-    config = _generation_config(decoding["max_new_tokens"], decoding["pad_id"], decoding["end_ids"],
-                                decoding["stop"], 0.0, 1.0)
-    with torch.inference_mode():
-        return generate_batch(llm, list(texts), config, decoding["end_ids"], decoding["stop"],
-                              not decoding["special_tokens"])
 REBUILD = ("the recorded generations are stale: run `make generations` (the whole workbook, ~90 min on 2 cores); "
            "if the answer code changed what it returns, bump ANSWER_CODE_VERSION in helpers/generation.py first")
 
@@ -61,6 +49,6 @@ def test_a_sample_generated_again_gives_the_recorded_answers(llm):
     # three batches spread over the recording (the keys are hashes, so this is an arbitrary but fixed sample)
     for entry in (base[0], base[len(base) // 2], base[-1]):
         recorded = entry["generations"]
-        again = replay_batch(llm, [g["prompt"] for g in recorded], entry["context"]["decoding"])
+        again = generate_stored(llm, [g["prompt"] for g in recorded], entry["context"]["decoding"])
         assert [(g.text, g.completion_tokens, g.finish_reason) for g in again] == \
             [(g["text"], g["completion_tokens"], g["finish_reason"]) for g in recorded], REBUILD

@@ -50,3 +50,18 @@ def test_sections_and_answer_sources_come_from_the_executed_notebook():
     assert m.section_seconds(nb) == [("intro", 3.0), ("1. Load", 16.0), ("2. Train", 30.0)]
     assert m.answer_sources(nb) == {"replayed": 40, "reused": 2, "generated": 5}
     assert m.answer_sources(nbformat.v4.new_notebook(cells=[timed("x()", 1)])) is None
+
+
+def test_each_run_is_labelled_by_what_it_replays(monkeypatch):
+    from argparse import Namespace
+
+    m = load_script(SCRIPT)
+
+    def label(env, empty, **flags):
+        monkeypatch.setenv("WORKBOOK_RECORDED_GENERATIONS", env)
+        return m.run_label(Namespace(**{"fresh": False, "cold": False, "no_stored_answers": False, **flags}), empty)
+
+    assert label("1", True, fresh=True) == "fresh" and label("strict", True, fresh=True) == "fresh_strict"
+    assert label("1", True) == "fresh"  # make prewarm in a fresh clone
+    assert label("0", True, cold=True) == "cold" and label("0", True, no_stored_answers=True) == "cold"
+    assert label("0", False, no_stored_answers=True) == "generated" and label("1", False) == "warm"

@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -28,7 +29,7 @@ from tqdm.auto import tqdm
 
 from helpers.generation import Generation, Prompt, to_messages
 from helpers.runtime.config import get_settings
-from helpers.runtime.generation_cache import CACHE_VERSION, CallCache, cache_enabled
+from helpers.runtime.generation_cache import CallCache, cache_enabled
 
 #: The version of the code that turns a server's reply into an answer (:func:`_answer`); part of every
 #: cache key of an endpoint's answers, like :data:`helpers.generation.ANSWER_CODE_VERSION` for local ones.
@@ -90,9 +91,8 @@ class Endpoint:
         store = None
         if temperature == 0 and (cache_enabled() if cache is None else cache):
             decoding = {"max_new_tokens": max_new_tokens, "stop": list(stop or ())}
-            store = CallCache(None, decoding, ENDPOINT_ANSWER_VERSION, context={
-                "version": CACHE_VERSION, "model": self.identity(), "decoding": decoding,
-                "numerics": {"endpoint": self.url}, "answer_code": ENDPOINT_ANSWER_VERSION})
+            store = CallCache(None, decoding, ENDPOINT_ANSWER_VERSION, model=self.identity(),
+                              numerics_={"endpoint": self.url})  # the server's numerics are not ours
         results: list[Generation | None] = [None] * len(items)
         todo = []
         for i, text in enumerate(texts):
@@ -117,16 +117,23 @@ class Endpoint:
         return results  # type: ignore[return-value]
 
     def _ask(self, messages: list[dict], text: str, request: dict, stop: Sequence[str] | None) -> Generation:
-        import openai
-
         start = time.perf_counter()
-        try:
+        with one_sentence_errors(self):
             reply = self.client.chat.completions.create(messages=messages, **request)
-        except openai.APIStatusError as err:
-            raise EndpointError(describe_status(self, err.status_code, _message(err))) from None
-        except openai.APIConnectionError:
-            raise EndpointError(f"Cannot reach {self.url}: is the server running, and is the URL right?") from None
         return _answer(reply, text, time.perf_counter() - start, stop)
+
+
+@contextmanager
+def one_sentence_errors(endpoint: Endpoint) -> Iterator[None]:
+    """Turn the ``openai`` client's HTTP and connection errors into one :class:`EndpointError` sentence."""
+    import openai
+
+    try:
+        yield
+    except openai.APIStatusError as err:
+        raise EndpointError(describe_status(endpoint, err.status_code, _message(err))) from None
+    except openai.APIConnectionError:
+        raise EndpointError(f"Cannot reach {endpoint.url}: is the server running, and is the URL right?") from None
 
 
 def _message(err: Any) -> str:
@@ -170,15 +177,9 @@ def connect(url: str, model: str | None = None, *, max_in_flight: int = 8, timeo
     Raises:
         EndpointError: unreachable URL, refused key, HTTP error, or an unknown model name (one sentence).
     """
-    import openai
-
     endpoint = Endpoint(normalize_url(url), model or "", max_in_flight=max_in_flight, timeout=timeout, retries=2)
-    try:
+    with one_sentence_errors(endpoint):
         served = [m.id for m in endpoint.client.models.list()]
-    except openai.APIStatusError as err:
-        raise EndpointError(describe_status(endpoint, err.status_code, _message(err))) from None
-    except openai.APIConnectionError:
-        raise EndpointError(f"Cannot reach {endpoint.url}: is the server running, and is the URL right?") from None
     if model is None:
         if len(served) != 1:
             raise EndpointError(f"The server at {endpoint.url} serves {len(served)} models; name one with --llm "
@@ -188,6 +189,23 @@ def connect(url: str, model: str | None = None, *, max_in_flight: int = 8, timeo
         raise EndpointError(f"The server at {endpoint.url} does not serve {model!r}; it serves: "
                             f"{', '.join(served[:10])}.")
     return Endpoint(endpoint.url, model, max_in_flight=max_in_flight, timeout=timeout)
+
+
+def wait_for_server(url: str, seconds: float = 180.0, *, alive: Callable[[], bool] = lambda: True) -> Endpoint:
+    """:func:`connect` to a server that is starting, trying once a second for up to ``seconds`` while
+    ``alive()`` (e.g. its process has not exited).
+
+    Raises:
+        EndpointError: the last attempt's sentence, when the server never answered.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return connect(url)
+        except EndpointError:
+            if time.monotonic() > deadline or not alive():
+                raise
+            time.sleep(1)
 
 
 def endpoint_from_settings() -> Endpoint | None:

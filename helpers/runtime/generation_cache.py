@@ -99,16 +99,11 @@ def replay_mode() -> str:
     value = os.environ.get("WORKBOOK_RECORDED_GENERATIONS", "1").strip().lower()
     if value == "strict":
         return "strict"
-    if value in {"0", "false", "no", "off"}:
+    if not _switched_on("WORKBOOK_RECORDED_GENERATIONS"):
         return "off"
     if value in {"", "1", "true", "yes", "on", "any"}:
         return "any"
     raise ValueError(f"WORKBOOK_RECORDED_GENERATIONS={value!r}: use 1 (replay anywhere), strict or 0 (off)")
-
-
-def recorded_enabled() -> bool:
-    """False when ``WORKBOOK_RECORDED_GENERATIONS`` turns the recording off (default: on)."""
-    return replay_mode() != "off"
 
 
 def cache_folder() -> Path:
@@ -173,11 +168,13 @@ def numerics() -> dict[str, Any]:
             "cpu_kernels": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads()}
 
 
-def call_context(llm: LLM, decoding: dict[str, Any], answer_code: int) -> dict[str, Any]:
-    """What every batch of one ``generate`` call shares: the model fingerprint, decoding settings, numerics
-    (stored, not keyed) and the version of the code that turns model output into an answer."""
-    return {"version": CACHE_VERSION, "model": model_fingerprint(llm), "decoding": decoding, "numerics": numerics(),
-            "answer_code": answer_code}
+def call_context(llm: LLM | None, decoding: dict[str, Any], answer_code: int, *, model: str | None = None,
+                 numerics_: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What every batch of one ``generate`` call shares: the model's identity (:func:`model_fingerprint` of
+    ``llm``, or ``model`` for a backend without weights to hash), decoding settings, numerics (stored, not
+    keyed; this process's unless given) and the version of the code that turns model output into an answer."""
+    return {"version": CACHE_VERSION, "model": model or model_fingerprint(llm), "decoding": decoding,
+            "numerics": numerics_ or numerics(), "answer_code": answer_code}
 
 
 def batch_key(context: dict[str, Any], texts: Sequence[str]) -> str:
@@ -192,10 +189,9 @@ class CallCache:
     """The cache as one ``generate`` call sees it: :meth:`get` looks a batch up (the local cache, then the
     recording) and counts it in :data:`COUNTS`; :meth:`put` stores a batch the model just generated."""
 
-    def __init__(self, llm: LLM | None, decoding: dict[str, Any], answer_code: int, *,
-                 context: dict[str, Any] | None = None) -> None:
-        # context: given by a backend that has no weights to hash (an endpoint names its server and model)
-        self.context = context if context is not None else call_context(llm, decoding, answer_code)
+    def __init__(self, llm: LLM | None, decoding: dict[str, Any], answer_code: int, *, model: str | None = None,
+                 numerics_: dict[str, Any] | None = None) -> None:
+        self.context = call_context(llm, decoding, answer_code, model=model, numerics_=numerics_)
 
     def get(self, texts: Sequence[str]) -> list[dict[str, Any]] | None:
         """The stored generations of the batch ``texts`` (fields of a ``Generation``), or ``None``."""

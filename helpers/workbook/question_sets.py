@@ -24,6 +24,11 @@ from helpers.workbook.data import QUESTION_TYPES, Question
 UNANSWERABLE = "unanswerable"
 
 
+def same_question(text: str) -> str:
+    """A question's wording with case and whitespace ignored: two rows that give the same are the same question."""
+    return " ".join(text.lower().split())
+
+
 class InputError(ValueError):
     """Bad input to the your-data tools; the message is one line that says what to fix."""
 
@@ -123,7 +128,7 @@ def load_question_file(path: str | Path, docs: Mapping[str, Document] | None = N
                          f"{' ...' if len(blank) > 10 else ''}; fill them in or delete those lines.")
     seen: dict[str, int] = {}
     for i, r in enumerate(rows):
-        seen.setdefault(" ".join(r["question"].lower().split()), i + line)
+        seen.setdefault(same_question(r["question"]), i + line)
     duplicates = len(rows) - len(seen)
     if duplicates:
         warnings.warn(f"{path} repeats {duplicates} question(s); each is asked and counted once per line.",

@@ -41,6 +41,7 @@ from helpers.workbook.question_sets import (
     graded,
     load_question_file,
     read_documents,
+    same_question,
 )
 from helpers.workbook.report import METRICS, normalize_results
 
@@ -208,7 +209,7 @@ def compare_on_documents(
     shots = read_shots(shots, questions) if isinstance(shots, (str, Path)) else shots
     system_prompt = read_system_prompt(system_prompt) if isinstance(system_prompt, (str, Path)) else system_prompt
     retriever = None
-    if any(SYSTEMS[s.split("+")[0] if s in VARIANTS else s][0] for s in systems):
+    if any(SYSTEMS[s.split("+")[0] if s in VARIANTS else s][0] for s in systems):  # a variant retrieves as its base
         retriever = build_retriever(docs, method=method, embedder=embedder, cache=True,  # type: ignore[arg-type]
                                     progress=progress)
     timings["index"] = time.perf_counter() - start
@@ -326,8 +327,8 @@ def read_shots(path: str | Path, questions: Sequence[Question] = ()) -> list[tup
     examples = [(q.question, q.answer) for q in load_question_file(path) if q.answer]
     if not examples:
         raise InputError(f"{path} holds no worked example: each row needs a question and an answer.")
-    scored = {" ".join(q.question.lower().split()) for q in questions}
-    leaked = [q for q, _ in examples if " ".join(q.lower().split()) in scored]
+    scored = {same_question(q.question) for q in questions}
+    leaked = [q for q, _ in examples if same_question(q) in scored]
     if leaked:
         raise InputError(f"{path} repeats {len(leaked)} question(s) being scored (first: {leaked[0]!r}); worked "
                          "examples must not be test questions.")
