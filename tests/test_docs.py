@@ -104,3 +104,23 @@ def test_readme_and_handout_timings_are_the_workbook_benchmarks():
         outside = text.split(m.HANDOUT_START)[0] + text.split(m.HANDOUT_END)[1]
         typed = re.findall(r"[^\n]{0,40}\b\d[\d,.]* ?(?:s|seconds|ms)\b[^\n]{0,20}", outside)
         assert not typed, f"{path.name} types compute times outside its generated table: {typed}"
+
+
+def test_readmes_single_line_costs_are_the_benchmarks():
+    """README's single-line folder sentence retypes no number: each is benchmarks/compare_time/'s."""
+    shipped, flat = (json.loads((ROOT / "benchmarks" / "compare_time" / f"{name}.json").read_text(encoding="utf-8"))
+                     for name in ("as_shipped", "single_line"))
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert (f"took {flat['seconds_per_question']:.1f} s per question against {shipped['seconds_per_question']:.1f} s "
+            "as shipped") in readme
+    assert f"({flat['chunks']} chunks instead of {shipped['chunks']}," in readme
+    assert (f"RAG prompts of {flat['prompt_tokens_per_question']['rag']:,.0f} tokens instead of "
+            f"{shipped['prompt_tokens_per_question']['rag']:,.0f})") in readme
+
+
+def test_readmes_replay_sentence_holds_for_the_measured_agreement():
+    """README says no sampled answer differs: true only while every variant of the benchmark agrees fully."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    results = json.loads((ROOT / "benchmarks" / "replay_agreement.json").read_text(encoding="utf-8"))
+    if "No sampled answer differs on either setup" in readme:
+        assert len(results) == 2 and all(r["identical"]["k"] == r["identical"]["n"] > 0 for r in results.values())
