@@ -51,6 +51,18 @@ class ChunkingConfig:
 
 
 @dataclass(frozen=True)
+class Hit:
+    """One search result (:mod:`helpers.retrieval`): which chunk of which document, its text and score (higher is better)."""
+
+    doc_id: str
+    chunk_id: str
+    text: str
+    score: float
+    position: int = 0
+    section: str = ""
+
+
+@dataclass(frozen=True)
 class Chunk:
     """A piece of a document: ``chunk_id`` is ``"<doc_id>#<position>"``; ``text`` is what is embedded and
     shown to the model; ``start``/``end`` are the character offsets of its body in the document (without

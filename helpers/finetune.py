@@ -25,6 +25,7 @@ from helpers.adapters import (
     peak_rss_gb,
     save_adapter,
 )
+from helpers.chunking import Hit
 from helpers.evaluation import contains_match
 from helpers.generation import to_messages
 from helpers.prompts import (
@@ -35,7 +36,6 @@ from helpers.prompts import (
     json_answer,
     json_rag_prompt,
 )
-from helpers.retrieval import Hit
 from helpers.runtime.config import get_settings
 from helpers.runtime.models import load_llm, resolve_device
 from helpers.workbook.data import load_kb_questions

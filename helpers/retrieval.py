@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from helpers.chunking import Chunk, ChunkingConfig, chunk_text
+from helpers.chunking import Chunk, ChunkingConfig, Hit, chunk_text
 from helpers.documents import as_doc_triples, checksum, load_documents
 from helpers.embedding import EmbeddingCache, default_cache, embed, embedder_name, embedding_dim, get_embedder
 from helpers.runtime.checks import check_count, check_texts
@@ -32,18 +32,6 @@ if TYPE_CHECKING:
 
 Method = Literal["dense", "bm25", "hybrid"]
 METHODS: tuple[str, ...] = ("dense", "bm25", "hybrid")
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One search result: which chunk of which document, its text and score (higher is better)."""
-
-    doc_id: str
-    chunk_id: str
-    text: str
-    score: float
-    position: int = 0
-    section: str = ""
 
 
 # --------------------------------------------------------------------------- fusion

@@ -229,6 +229,34 @@ def endpoint_markdown(path: Path = ENDPOINT) -> str:
                                f"({result['when']}; `make benchmark-endpoint`).")
 
 
+ARMS_START, ARMS_END = "<!-- arms:start -->", "<!-- arms:end -->"
+ARMS = ROOT / "benchmarks" / "example_arms.json"
+
+
+def arms_markdown(path: Path = ARMS) -> str:
+    """README's every-arm table on the shipped example from ``benchmarks/example_arms.json``: accuracy per arm
+    with n and interval, then each paired test's sentence.
+
+    Raises:
+        FileNotFoundError: the benchmark has not been run.
+    """
+    import json
+
+    if not path.is_file():
+        raise FileNotFoundError(f"No {path.name}: run benchmarks/example_arms.py first.")
+    result = json.loads(path.read_text(encoding="utf-8"))
+    lines = ["| arm | accuracy (answerable) | 95% CI |", "|---|---|---|"]
+    for name, rates in result["systems"].items():
+        acc = rates["accuracy"]
+        lines.append(f"| `{name}` | {acc['k']}/{acc['n']} ({acc['value']:.0%}) | {acc['low']:.0%}–{acc['high']:.0%} |")
+    facts, seconds = result["setup"]["facts"], result["setup"]["seconds"]
+    tests = [f"- `{t['a']}` vs `{t['b']}`: {t['sentence']}." for t in result["paired"] if t["metric"] == "accuracy"]
+    return "\n".join([*lines, "", *tests, "", f"The fact adapter learned {facts['pairs']} pairs ({facts['source']}; "
+                      f"{facts['dropped (an evaluated question)']} dropped as an evaluated question) in "
+                      f"{seconds['fact adapter']:.0f} s; the whole run took {result['wall_seconds']:.0f} s on 2 CPU cores "
+                      f"({result['when']}; `make benchmark-arms`)."])
+
+
 def replace_block(readme: str, table: str, start_marker: str = START, end_marker: str = END) -> str:
     """``readme`` with the text between the two markers replaced by ``table``.
 
@@ -255,6 +283,8 @@ def main() -> int:
             updated = replace_block(updated, runtime_markdown(), TIMES_START, TIMES_END)
         if ENDPOINT_START in readme:
             updated = replace_block(updated, endpoint_markdown(), ENDPOINT_START, ENDPOINT_END)
+        if ARMS_START in readme:
+            updated = replace_block(updated, arms_markdown(), ARMS_START, ARMS_END)
         if REPLAY_START in readme:
             updated = replace_block(updated, replay_markdown(), REPLAY_START, REPLAY_END)
         handouts = {path: replace_block(text, handout_markdown(), HANDOUT_START, HANDOUT_END)

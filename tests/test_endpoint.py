@@ -219,3 +219,23 @@ def test_stopping_llm_workbook_serve_stops_the_server():
     time.sleep(1)
     assert not [c for c in psutil.net_connections("tcp") if c.laddr and c.laddr.port == port
                 and c.status == psutil.CONN_LISTEN]
+
+
+def test_draft_questions_through_an_endpoint(tmp_path, monkeypatch, capsys):
+    """draft-questions --endpoint drafts with the server's model (a capable one drafts far better than 135M);
+    each draft keeps its source file and whether its answer is in the passage."""
+    from helpers.workbook.cli import main
+
+    monkeypatch.setenv("WORKBOOK_CACHE", str(tmp_path / "cache"))
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "returns.md").write_text("# Returns\n\n" + "Customers may return a device within 30 days. " * 8 + "\n")
+    out = tmp_path / "drafts.csv"
+    with fake_server() as url:
+        assert main(["draft-questions", "--docs", str(docs), "--n", "1", "--endpoint", url, "--out", str(out)]) == 0
+        (request,) = FakeServer.requests
+        assert "Customers may return a device" in request["body"]["messages"][-1]["content"]
+    assert "Drafted by tiny" in " ".join(capsys.readouterr().out.split())
+    with fake_server() as url:
+        assert main(["draft-questions", "--docs", str(docs), "--endpoint", url, "--llm", "huge"]) == 2
+    assert out.is_file()  # the fake echoes the prompt: no usable "Question:/Answer:" lines, so no rows, but a file

@@ -127,7 +127,6 @@ def test_bad_folders(tmp_path):
     (lambda f, q: ["compare", "--docs", str(f / "nope"), "--questions", str(q)], "does not exist"),
     (lambda f, q: ["compare", "--docs", str(f), "--questions", str(q.with_name("missing.csv"))], "does not exist"),
     (lambda f, q: ["compare", "--docs", str(f), "--questions", str(q), "--systems", "rag,magic"], "Unknown system(s) magic"),
-    (lambda f, q: ["compare", "--docs", str(f), "--questions", str(q), "--systems", "lora"], "closed-book 'lora'"),
     (lambda f, q: ["compare", "--docs", str(f), "--questions", str(q), "--method", "psychic"], "--method must be"),
     (lambda f, q: ["compare", "--docs", str(f), "--questions", str(q), "--k", "0"], "--k must be at least 1"),
     (lambda f, q: ["compare", "--docs", str(q), "--questions", str(q)], "is a file"),

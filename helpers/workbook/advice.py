@@ -89,6 +89,25 @@ def summary_recommendations(summary: Mapping[str, Any]) -> list[str]:
         else:
             out.append(f"The fine-tuned reader and plain RAG are not distinguishable on your questions; prefer the "
                        f"simpler RAG until more questions say otherwise. {reader['sentence']}.")
+    memorized = tests.get(("lora", "rag"))
+    if memorized:
+        if memorized["verdict"] == "holds" and memorized["difference"] > 0:
+            out.append(f"The adapter trained on your documents' facts answers more questions closed-book than RAG; "
+                       f"it cannot show a source and must be retrained when a document changes. "
+                       f"{memorized['sentence']}.")
+        elif memorized["verdict"] == "contradicted":
+            out.append(f"Retrieve, do not memorize: the adapter trained on your documents' facts answers fewer "
+                       f"questions closed-book than RAG. {memorized['sentence']}.")
+        else:
+            out.append(f"The adapter trained on your documents' facts (closed-book) and RAG are not distinguishable "
+                       f"on your questions; RAG also shows its sources and follows a changed document without "
+                       f"retraining. {memorized['sentence']}.")
+    both = tests.get(("facts+rag", "rag"))
+    if both:
+        shown = {"holds": "helps" if both["difference"] > 0 else "hurts",
+                 "contradicted": "hurts"}.get(both["verdict"], "is not shown to change")
+        out.append(f"Training on your documents' facts {shown} the model's reading of retrieved chunks "
+                   f"(facts+rag vs rag). {both['sentence']}.")
     if sources and sources["verdict"] == "holds" and sources["difference"] > 0:
         out.append(f"Fine-tune for traceable answers: the reader cites the right source far more often. "
                    f"{sources['sentence']}.")

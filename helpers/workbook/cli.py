@@ -41,8 +41,12 @@ def _parser() -> argparse.ArgumentParser:
                          help="CSV or JSONL: question (required), answer, aliases (|-separated), "
                               "source (file names, ;-separated), type")
     compare.add_argument("--systems", default=",".join(DEFAULT_SYSTEMS),
-                         help=f"comma-separated, from prompt, rag, lora+rag and prompt+shots, rag+shots, prompt+system, "
-                              f"rag+system (default {','.join(DEFAULT_SYSTEMS)})")
+                         help=f"comma-separated, from prompt, rag, lora+rag, lora, facts+rag and prompt+shots, "
+                              f"rag+shots, prompt+system, rag+system (default {','.join(DEFAULT_SYSTEMS)}); "
+                              "lora and facts+rag first train an adapter on facts from your documents")
+    compare.add_argument("--facts", type=Path, default=None,
+                         help="reviewed question/answer pairs (a draft-questions CSV) for the lora and facts+rag "
+                              "arms' adapter to learn (default: fill-in-the-blank pairs cut from the documents)")
     compare.add_argument("--method", default=None, help="retrieval: dense (default), bm25 or hybrid")
     compare.add_argument("--k", type=int, default=None, help="chunks given to the RAG systems (default 3)")
     compare.add_argument("--tune-on", choices=["dev"], default=None,
@@ -79,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     draft.add_argument("--docs", required=True, type=Path, help="folder of .md, .txt and .pdf files")
     draft.add_argument("--n", type=int, default=50, help="how many passages to draft from (default 50)")
     draft.add_argument("--out", type=Path, default=Path("draft_questions.csv"), help="CSV to write")
+    draft.add_argument("--endpoint", default=None,
+                       help="draft with the model of an OpenAI-compatible server at this URL (a capable model "
+                            "drafts far better than the 135M default)")
+    draft.add_argument("--llm", default=None, help="the model name on that server (default: the one it serves)")
+    draft.add_argument("--extractive", action="store_true",
+                       help="no model: fill-in-the-blank pairs cut from the documents' sentences (deterministic)")
     return parser
 
 
@@ -97,8 +107,9 @@ def _compare(args: argparse.Namespace) -> int:
         if not args.endpoint:
             raise InputError("--llm names a model on a server: give the server's URL with --endpoint too "
                              "(for a local model, set WORKBOOK_LLM).")
-        if "lora+rag" in systems:
-            raise InputError("lora+rag needs the reader adapter's weights in this process; leave it out with "
+        local = [s for s in systems if s in ("lora+rag", "lora", "facts+rag")]
+        if local:
+            raise InputError(f"{', '.join(local)} need(s) adapter weights in this process; leave them out with "
                              "--systems prompt,rag when generating through --endpoint.")
         if args.in_flight < 1:
             raise InputError(f"--in-flight must be at least 1, not {args.in_flight}.")
@@ -117,9 +128,11 @@ def _compare(args: argparse.Namespace) -> int:
         print(f"Chosen on {tuned.dev_questions} dev questions: --method {method} --k {k}; reporting the test rows.")
     run = compare_on_documents(args.docs, args.questions, systems=systems, method=method, k=k, llm=llm,
                                prices=args.prices, shots=args.shots, system_prompt=args.system_prompt,
-                               split=split, tuning=tuning)
+                               split=split, tuning=tuning, facts=args.facts)
     out = args.out or Path("results") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
     paths = write_outputs(run.results, run.summary, out)
+    if run.facts is not None:
+        run.facts.to_csv(out / "facts.csv", index=False)  # what the fact adapter learned, for a person to read
     _print_summary(run.summary)
     print(f"\nWrote {paths['report']} (open it in a browser), {paths['results'].name} and {paths['summary'].name} "
           f"in {run.summary['setup']['seconds']['total']:.0f} s.")
@@ -141,23 +154,39 @@ def _score(args: argparse.Namespace) -> int:
 def _draft(args: argparse.Namespace) -> int:
     from helpers.runtime.config import get_settings
     from helpers.runtime.models import ModelNotAvailableError, load_llm
-    from helpers.workbook.question_drafts import draft_questions
+    from helpers.workbook.question_drafts import draft_questions, extract_facts
     from helpers.workbook.question_sets import read_documents
 
     if args.n < 1:
         raise InputError(f"--n must be at least 1, not {args.n}.")
+    if args.extractive and (args.endpoint or args.llm):
+        raise InputError("--extractive drafts without a model: give it without --endpoint and --llm.")
+    if args.llm and not args.endpoint:
+        raise InputError("--llm names a model on a server: give the server's URL with --endpoint too.")
     docs = read_documents(args.docs)
-    try:
-        llm = load_llm()
-    except ModelNotAvailableError as why:
-        raise InputError(str(why)) from None
-    table = draft_questions(docs, llm, args.n, folder=args.docs, seed=get_settings().seed)
+    if args.extractive:
+        table, by = extract_facts(docs, args.n, folder=args.docs), "extraction (no model)"
+    else:
+        try:
+            if args.endpoint:
+                from helpers.runtime.endpoint import EndpointError, connect
+
+                try:
+                    llm = connect(args.endpoint, args.llm)
+                except EndpointError as why:
+                    raise InputError(str(why)) from None
+            else:
+                llm = load_llm()
+        except ModelNotAvailableError as why:
+            raise InputError(str(why)) from None
+        table = draft_questions(docs, llm, args.n, folder=args.docs, seed=get_settings().seed)
+        by = llm.name if args.endpoint else get_settings().llm
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False)
     found = int((table["check"] == "answer found in the passage").sum()) if len(table) else 0
     print(f"Wrote {len(table)} draft questions to {args.out} ({found} with the answer found in their passage). "
           f"Review every one: keep, fix or delete; add unanswerable and reworded questions. Drafted by "
-          f"{get_settings().llm}; a larger model (WORKBOOK_LLM) drafts better questions.")
+          f"{by}; a larger model (WORKBOOK_LLM, or --endpoint) drafts better questions.")
     return 0
 
 

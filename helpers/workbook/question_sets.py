@@ -15,7 +15,7 @@ import difflib
 import io
 import json
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from helpers.documents import Document, load_documents
@@ -164,3 +164,32 @@ def load_question_file(path: str | Path, docs: Mapping[str, Document] | None = N
 def graded(question: Question) -> bool:
     """True if the question can be scored automatically: it has a gold answer or is marked unanswerable."""
     return bool(question.answer) or not question.answerable
+
+
+def read_shots(path: str | Path, questions: Sequence[Question] = ()) -> list[tuple[str, str]]:
+    """Worked examples from a questions file (columns ``question`` and ``answer``), none of which may be one of
+    the ``questions`` being scored (an example that is a test question would leak its answer).
+
+    Raises:
+        InputError: an unreadable file, no row with an answer, or an example that is a scored question.
+    """
+    examples = [(q.question, q.answer) for q in load_question_file(path) if q.answer]
+    if not examples:
+        raise InputError(f"{path} holds no worked example: each row needs a question and an answer.")
+    scored = {same_question(q.question) for q in questions}
+    leaked = [q for q, _ in examples if same_question(q) in scored]
+    if leaked:
+        raise InputError(f"{path} repeats {len(leaked)} question(s) being scored (first: {leaked[0]!r}); worked "
+                         "examples must not be test questions.")
+    return examples
+
+
+def read_system_prompt(path: str | Path) -> str:
+    """Your system prompt, from a UTF-8 text file (one clear sentence if it is missing or empty)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as why:
+        raise InputError(f"Cannot read the system prompt from {path}: {why}") from None
+    if not text:
+        raise InputError(f"{path} is empty: write the system prompt in it.")
+    return text

@@ -41,12 +41,13 @@ from helpers.workbook.question_sets import (
     graded,
     load_question_file,
     read_documents,
-    same_question,
+    read_shots,
+    read_system_prompt,
 )
 from helpers.workbook.report import METRICS, normalize_results
 
-#: The systems ``compare`` runs unless told otherwise (the closed-book ``lora`` needs an adapter trained on
-#: your facts, notebook 04, so it is not a default).
+#: The systems ``compare`` runs unless told otherwise (``lora`` and ``facts+rag`` train an adapter on your
+#: documents' facts first, :mod:`helpers.workbook.fact_adapter`, so they are asked for by name).
 DEFAULT_SYSTEMS: tuple[str, ...] = ("prompt", "rag", "lora+rag")
 #: Filled-in verdicts :func:`rescore` understands (case-insensitive).
 VERDICTS = {"correct": True, "yes": True, "y": True, "1": True, "true": True, "right": True,
@@ -55,6 +56,8 @@ VERDICTS = {"correct": True, "yes": True, "y": True, "1": True, "true": True, "r
 PAIRS: tuple[tuple[str, str, str], ...] = (("rag", "prompt", "accuracy"), ("lora+rag", "rag", "accuracy"),
                                           ("lora+rag", "prompt", "accuracy"),
                                           ("lora+rag", "rag", "correct source cited"),
+                                          ("lora", "rag", "accuracy"), ("lora", "prompt", "accuracy"),
+                                          ("facts+rag", "rag", "accuracy"),
                                           ("prompt+shots", "prompt", "accuracy"), ("rag+shots", "rag", "accuracy"),
                                           ("prompt+system", "prompt", "accuracy"), ("rag+system", "rag", "accuracy"))
 #: A team's own variants of prompt and rag: ``+shots`` shows your worked examples before every prompt
@@ -75,6 +78,13 @@ class Comparison:
     docs: dict[str, Document]
     retriever: Any = None
     systems: dict[str, Any] = field(default_factory=dict)
+    facts: pd.DataFrame | None = None  # the pairs the fact adapter of ``lora``/``facts+rag`` learned
+
+
+def _retrieves(name: str) -> bool:
+    from helpers.systems import SYSTEMS
+
+    return name == "facts+rag" or SYSTEMS[name.split("+")[0] if name in VARIANTS else name][0]
 
 
 def _rate_dict(r: Any) -> dict[str, float]:
@@ -159,6 +169,7 @@ def compare_on_documents(
     system_prompt: str | Path | None = None,
     split: str | None = None,
     tuning: Mapping[str, Any] | None = None,
+    facts: str | Path | pd.DataFrame | None = None,
 ) -> Comparison:
     """Read the folder and the questions, build one retriever, let every system answer every question,
     score what can be scored, and summarize with intervals, paired tests and a recommendation.
@@ -172,26 +183,29 @@ def compare_on_documents(
     ``shots``: worked examples for the ``+shots`` variants (file, :func:`read_shots`, or (question, answer)
     pairs); ``system_prompt``: the ``+system`` variants' system prompt (a file's path, or the text);
     ``split``: answer only the questions of this split (``"test"`` after :mod:`helpers.workbook.tuning`
-    chose ``method`` and ``k`` on the dev rows, whose record ``tuning`` goes into the setup).
+    chose ``method`` and ``k`` on the dev rows, whose record ``tuning`` goes into the setup);
+    ``facts``: the question/answer pairs the ``lora`` and ``facts+rag`` arms' adapter learns (a reviewed
+    ``draft-questions`` file or table; default: pairs extracted from the documents,
+    :func:`helpers.workbook.fact_adapter.training_facts`).
 
     Raises:
         InputError: bad documents, questions or options (one line that says what to fix).
     """
     from helpers.adapters import AdapterError
     from helpers.retrieval import build_retriever
+    from helpers.runtime.adapter_cache import load_or_train_adapter
+    from helpers.runtime.endpoint import Endpoint
     from helpers.runtime.models import ModelNotAvailableError, load_llm
     from helpers.systems import SYSTEMS, build_system, evaluate_systems
+    from helpers.workbook.fact_adapter import FACT_ARMS, FACTS_LORA, fact_examples, training_facts
 
-    unknown = [s for s in systems if s not in SYSTEMS and s not in VARIANTS]
+    unknown = [s for s in systems if s not in SYSTEMS and s not in VARIANTS and s not in FACT_ARMS]
     if unknown or not systems:
         raise InputError(f"Unknown system(s) {', '.join(unknown) or '(none given)'}; choose from "
-                         f"{', '.join([*(s for s in SYSTEMS if s != 'lora'), *VARIANTS])}.")
+                         f"{', '.join([*(s for s in SYSTEMS if s != 'lora'), *FACT_ARMS, *VARIANTS])}.")
     for variant, given, option in (("+shots", shots, "--shots FILE"), ("+system", system_prompt, "--system-prompt FILE")):
         if any(s.endswith(variant) for s in systems) and given is None:
             raise InputError(f"{', '.join(s for s in systems if s.endswith(variant))} needs {option}.")
-    if "lora" in systems:
-        raise InputError("The closed-book 'lora' system needs an adapter trained on your documents' facts "
-                         "(notebook 04 shows how, and why it rarely pays); compare prompt, rag and lora+rag instead.")
     if method not in ("dense", "bm25", "hybrid"):
         raise InputError(f"--method must be dense, bm25 or hybrid, not {method!r}.")
     if k < 1:
@@ -206,18 +220,32 @@ def compare_on_documents(
         questions = [q for q in questions if q.split == split]
         if not questions:
             raise InputError(f"{questions_file} has no {split} rows (a 'split' column with dev and test).")
+    trained = [s for s in systems if s in FACT_ARMS]  # checked before any model loads: a bad file fails fast
+    fact_table = training_facts(docs, questions, facts, folder=docs_dir) if trained else None
     shots = read_shots(shots, questions) if isinstance(shots, (str, Path)) else shots
     system_prompt = read_system_prompt(system_prompt) if isinstance(system_prompt, (str, Path)) else system_prompt
     retriever = None
-    if any(SYSTEMS[s.split("+")[0] if s in VARIANTS else s][0] for s in systems):  # a variant retrieves as its base
+    if any(_retrieves(s) for s in systems):  # a variant retrieves as its base
         retriever = build_retriever(docs, method=method, embedder=embedder, cache=True,  # type: ignore[arg-type]
                                     progress=progress)
     timings["index"] = time.perf_counter() - start
     try:
         base = llm or _endpoint_or_none() or load_llm()
+        if trained and isinstance(base, Endpoint):
+            raise InputError(f"{', '.join(trained)} train(s) an adapter on local weights; leave them out when "
+                             "generating through an endpoint (draft the facts there: draft-questions --endpoint).")
+        if fact_table is not None:
+            t0 = time.perf_counter()
+            fact_llm, _ = load_or_train_adapter("facts", fact_examples(fact_table), lora=FACTS_LORA, progress=progress)
+            timings["fact adapter"] = time.perf_counter() - t0
         built = {}
         for name in systems:
-            if name == "lora+rag":
+            if name == "lora":
+                built[name] = build_system("lora", llm=fact_llm, k=k)
+            elif name == "facts+rag":
+                built[name] = build_system("lora+rag", llm=fact_llm, retriever=retriever, k=k, style="text",
+                                           label="facts+rag")
+            elif name == "lora+rag":
                 built[name] = build_system(name, llm=reader, retriever=retriever, k=k)
             elif name in VARIANTS:
                 kind, variant = name.split("+")
@@ -247,10 +275,11 @@ def compare_on_documents(
              "systems": list(systems), "method": method, "k": k, "llm": getattr(base, "name", settings.llm), "embedder": settings.embedder,
              "profile": settings.profile.name, "seed": settings.seed, "prices": prices,
              "shots": len(shots or ()), "system_prompt": system_prompt, "split": split,
-             "tuning": dict(tuning) if tuning else None, "seconds": {n: round(s, 1) for n, s in timings.items()}}
+             "tuning": dict(tuning) if tuning else None,
+             "facts": fact_table.record() if fact_table is not None else None, "seconds": {n: round(s, 1) for n, s in timings.items()}}
     summary = summarize_results(results, retrieval=retrieval, setup=setup)
     return Comparison(results=results, summary=summary, questions=questions, docs=docs, retriever=retriever,
-                      systems=built)
+                      systems=built, facts=fact_table.table if fact_table is not None else None)
 
 
 def _endpoint_or_none() -> Any:
@@ -315,35 +344,6 @@ def summarize_results(results: pd.DataFrame, *, retrieval: Mapping[str, Any] | N
         out["retrieval"] = dict(retrieval)
     out["recommendation"] = summary_recommendations(out)
     return out
-
-
-def read_shots(path: str | Path, questions: Sequence[Question] = ()) -> list[tuple[str, str]]:
-    """Worked examples from a questions file (columns ``question`` and ``answer``), none of which may be one of
-    the ``questions`` being scored (an example that is a test question would leak its answer).
-
-    Raises:
-        InputError: an unreadable file, no row with an answer, or an example that is a scored question.
-    """
-    examples = [(q.question, q.answer) for q in load_question_file(path) if q.answer]
-    if not examples:
-        raise InputError(f"{path} holds no worked example: each row needs a question and an answer.")
-    scored = {same_question(q.question) for q in questions}
-    leaked = [q for q, _ in examples if same_question(q) in scored]
-    if leaked:
-        raise InputError(f"{path} repeats {len(leaked)} question(s) being scored (first: {leaked[0]!r}); worked "
-                         "examples must not be test questions.")
-    return examples
-
-
-def read_system_prompt(path: str | Path) -> str:
-    """Your system prompt, from a UTF-8 text file (one clear sentence if it is missing or empty)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as why:
-        raise InputError(f"Cannot read the system prompt from {path}: {why}") from None
-    if not text:
-        raise InputError(f"{path} is empty: write the system prompt in it.")
-    return text
 
 
 PRICE_KEYS = ("input_per_million", "output_per_million", "machine_per_hour")
