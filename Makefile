@@ -8,7 +8,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 # the worked answers to the exercises: run after the notebooks, whose cached answers and results they reuse
 SOLUTIONS := $(sort $(wildcard solutions/[0-9][0-9]_solutions.ipynb))
 
-.PHONY: help setup test lint unit notebooks run lab serve benchmark benchmark-retrieval benchmark-scaling benchmark-compare benchmark-workbook benchmark-fresh benchmark-replay benchmark-endpoint benchmark-dtype prewarm defaults adapters generations readme chart clean-cache clean-generations
+.PHONY: help setup test lint unit notebooks run lab serve benchmark benchmark-retrieval benchmark-scaling benchmark-compare benchmark-workbook benchmark-fresh benchmark-replay benchmark-endpoint benchmark-arms benchmark-dtype prewarm defaults adapters generations readme chart diagrams clean-cache clean-generations
 
 help:
 	@echo "make setup      install torch (CPU build without a GPU), the workbook and the offline models"
@@ -24,6 +24,7 @@ help:
 	@echo "make benchmark-fresh      every notebook timed as in a fresh clone (empty caches, recorded answers replayed)"
 	@echo "make benchmark-replay     regenerate 200 recorded answers on AVX2 kernels and on 1 thread: how many are identical"
 	@echo "make benchmark-endpoint   in-process batches vs llm-workbook serve at 1, 4 and 16 requests in flight"
+	@echo "make benchmark-arms       every compare arm on the example folder, fact adapter included (~6 min)"
 	@echo "make benchmark-dtype      fp32 vs bf16 generation on dev: paired accuracy and speed per system"
 	@echo "make prewarm    the evening before a training day: run the workbook once to fill every cache"
 	@echo "make defaults   re-choose and check the retrieval defaults and task A's abstain share (dev only)"
@@ -32,6 +33,7 @@ help:
 	@echo "make generations  run the whole workbook with every answer generated and record them in generations/ (~90 min)"
 	@echo "make readme     write the last run's claim verdicts into README.md"
 	@echo "make chart      draw the decision chart from the last run's verdicts (docs/images/decision_chart.png)"
+	@echo "make diagrams   draw the concept diagrams the notebooks show (docs/images/concept_*.png)"
 	@echo "make clean-cache / clean-generations  drop every cache / only the stored generations"
 
 setup:
@@ -85,6 +87,9 @@ benchmark-replay:
 benchmark-endpoint:
 	$(PYTHON) benchmarks/endpoint_throughput.py
 
+benchmark-arms:
+	$(PYTHON) benchmarks/example_arms.py
+
 benchmark-dtype:
 	$(PYTHON) benchmarks/dtype_on_dev.py
 
@@ -105,6 +110,9 @@ generations:
 
 readme:
 	$(PYTHON) scripts/update_readme.py
+
+diagrams:
+	$(PYTHON) scripts/draw_diagrams.py
 
 chart:
 	$(PYTHON) scripts/decision_chart.py

@@ -13,6 +13,7 @@ and checked against it by ``tests/test_docs.py``).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -42,7 +43,8 @@ def main() -> int:
             "setup": {k: summary["setup"][k] for k in ("documents", "chunks", "questions", "systems", "method", "k",
                                                        "llm", "facts", "seconds")},
             "facts_examples": facts.splitlines()[1:6], "wall_seconds": round(seconds, 1),
-            "when": time.strftime("%Y-%m-%d"), "command": f"python benchmarks/example_arms.py ({SYSTEMS})"}
+            "when": time.strftime("%Y-%m-%d"), "machine": {"CPU cores": os.cpu_count()},
+            "command": f"python benchmarks/example_arms.py ({SYSTEMS})"}
     OUT.write_text(json.dumps(keep, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     for name, rates in keep["systems"].items():
         acc = rates["accuracy"]

@@ -124,3 +124,18 @@ def test_readmes_replay_sentence_holds_for_the_measured_agreement():
     results = json.loads((ROOT / "benchmarks" / "replay_agreement.json").read_text(encoding="utf-8"))
     if "No sampled answer differs on either setup" in readme:
         assert len(results) == 2 and all(r["identical"]["k"] == r["identical"]["n"] > 0 for r in results.values())
+
+
+def test_readme_blocks_generated_from_benchmarks_are_current():
+    """README's endpoint, replay and every-arm tables are what `make readme` writes from their committed JSON."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("update_readme", ROOT / "scripts" / "update_readme.py")
+    m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for start, end, make in ((m.ENDPOINT_START, m.ENDPOINT_END, m.endpoint_markdown),
+                             (m.REPLAY_START, m.REPLAY_END, m.replay_markdown),
+                             (m.ARMS_START, m.ARMS_END, m.arms_markdown)):
+        assert start in readme, f"README has no {start} block"
+        assert readme.split(start)[1].split(end)[0].strip() == make().strip(), f"README's {start} block is stale: make readme"

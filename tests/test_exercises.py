@@ -220,3 +220,25 @@ def test_check_system_prompt_finds_the_system_message_before_the_question(llm, c
     assert check_system_prompt(llm, "What is RAG?", "   ") is False  # a blank system message is no system message
     default = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"  # the template's own
     assert check_system_prompt(llm, "What is RAG?", default) is False
+
+
+def test_a_stated_conclusion_passes_when_the_paired_test_supports_it(fake_generate, capsys):
+    """Conclusion exercises accept every honest outcome: "not distinguishable" passes where the test cannot
+    separate the two settings, "worse" where it says worse, and a claim the test does not support fails."""
+    gold, questions = _questions()
+
+    def reader(llm, prompt):  # answers only when it reads at least two chunks
+        blocks = re.findall(r"^\[[\w-]+\]$", prompt, flags=re.M)
+        return next((gold[q] for q in gold if q in prompt), "?") if len(blocks) >= 2 else "I don't know"
+
+    fake_generate(reader)
+    llm = SimpleNamespace(name="fake", model=SimpleNamespace())
+    retriever = build_retriever(DOCS, method="dense", embedder=ToyEmbedder())
+    assert check_rag_k(llm, retriever, questions, 1, baseline_k=2, conclusion="worse") is True
+    assert check_rag_k(llm, retriever, questions, 1, baseline_k=2, conclusion="not distinguishable") is False
+    assert check_rag_k(llm, retriever, questions[:3], 2, baseline_k=1, conclusion="not distinguishable") is True
+    assert check_rag_k(llm, retriever, questions[:3], 2, baseline_k=1, conclusion="better") is False
+    out = capsys.readouterr().out
+    assert "[PASS] your conclusion 'not distinguishable'" in out and "the paired test says 'not distinguishable'" in out
+    with pytest.raises(ValueError, match="conclusion must be one of"):
+        check_rag_k(llm, retriever, questions, 2, baseline_k=1, conclusion="maybe")

@@ -37,7 +37,7 @@ def test_extracted_facts_are_deterministic_spread_and_found_in_their_document():
 def test_training_facts_never_hold_an_evaluated_question_or_an_unchecked_answer(folder, tmp_path):  # noqa: F811
     docs = read_documents(folder)
     questions = load_question_file(write_csv(tmp_path / "q.csv", QUESTIONS), docs, folder)
-    drafts = pd.DataFrame({"question": ["How long does standard SHIPPING take? ", "Who returns devices?",
+    drafts = pd.DataFrame({"question": ["How long does the standard SHIPPING take? ", "Who returns devices?",
                                         "What colour is the button?"],
                            "answer": ["5 business days", "customers", "green"],
                            "check": ["answer found in the passage", "answer found in the passage",
@@ -48,6 +48,14 @@ def test_training_facts_never_hold_an_evaluated_question_or_an_unchecked_answer(
     assert facts.record()["pairs"] == 1
     with pytest.raises(InputError, match="No question/answer pair left"):
         fact_adapter.training_facts(docs, questions, drafts.iloc[[0, 2]])
+
+
+def test_a_given_table_gets_the_same_checks_as_a_file(folder, tmp_path):  # noqa: F811
+    docs = read_documents(folder)
+    with pytest.raises(InputError, match="needs the columns question and answer"):
+        fact_adapter.training_facts(docs, [], pd.DataFrame({"question": ["q"]}))
+    table = pd.DataFrame({"question": ["q", None], "answer": ["a", "b"], "check": [None, None]})
+    assert list(fact_adapter.training_facts(docs, [], table).table["question"]) == ["q"]
 
 
 def test_read_facts_errors_are_one_line(tmp_path):
@@ -66,7 +74,7 @@ def test_the_fact_adapter_is_asked_exactly_as_it_was_trained(folder, tmp_path, f
     def fake_training(task, examples, *, lora, **_):
         assert (task, lora) == ("facts", fact_adapter.FACTS_LORA)
         trained.extend(examples)
-        return adapter, None
+        return adapter, SimpleNamespace(seconds=1.0, loaded_from_cache=False)
 
     monkeypatch.setattr(adapter_cache, "load_or_train_adapter", fake_training)
     calls = fake_generate(lambda llm, p: "30 days [returns]" if llm is adapter else "I don't know.")
@@ -86,7 +94,8 @@ def test_the_fact_adapter_is_asked_exactly_as_it_was_trained(folder, tmp_path, f
     assert by_arm["facts+rag"]["prompts"] == by_arm["rag"]["prompts"]
     s = run.summary
     assert s["setup"]["facts"] == {"source": str(drafts), "pairs": 1, "dropped (an evaluated question)": 1,
-                                   "dropped (answer not in its passage)": 0}
+                                   "dropped (answer not in its passage)": 0, "own pairs answered after training": 1,
+                                   "training seconds": 1.0, "loaded from cache": False}
     assert s["systems"]["lora"]["accuracy"]["k"] == 1  # only the returns question is answered right
     assert {(t["a"], t["b"]) for t in s["paired"]} >= {("lora", "rag"), ("lora", "prompt"), ("facts+rag", "rag")}
     assert run.facts is not None and len(run.facts) == 1

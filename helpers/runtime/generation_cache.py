@@ -218,7 +218,8 @@ def _recorded_path(key: str, folder: Path | None = None) -> Path:
     return (folder or RECORDED_FOLDER) / key[:2] / f"{key}.json.gz"
 
 
-def _read_entry(path: Path) -> dict[str, Any] | None:
+def read_entry(path: Path) -> dict[str, Any] | None:
+    """One stored entry (a local ``.json`` or a recorded ``.json.gz``), or ``None`` if it cannot be read."""
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
         return json.loads(raw.decode("utf-8"))
@@ -234,7 +235,7 @@ def find_batch(key: str, here: dict[str, Any] | None = None) -> tuple[str, list[
     mode = replay_mode()
     places = [("local", _path(key))] + ([("recorded", _recorded_path(key))] if mode != "off" else [])
     for where, path in places:
-        entry = _read_entry(path)
+        entry = read_entry(path)
         if entry is None or entry.get("key") != key:
             continue
         if mode == "strict" and (entry.get("context") or {}).get("numerics") != (here or numerics()):
@@ -260,7 +261,7 @@ def save_batch(key: str, generations: Sequence[dict[str, Any]], context: dict[st
 
 def recorded_entries(folder: Path | None = None) -> list[dict[str, Any]]:
     """Every entry of the recorded generations (``key``, ``context``, ``generations``), in key order."""
-    entries = (_read_entry(path) for path in sorted((folder or RECORDED_FOLDER).glob("*/*.json.gz")))
+    entries = (read_entry(path) for path in sorted((folder or RECORDED_FOLDER).glob("*/*.json.gz")))
     return [entry for entry in entries if entry is not None]
 
 
@@ -269,7 +270,7 @@ def record_generations(answer_code: int, folder: Path | None = None) -> dict[str
     ``answer_code`` (:data:`helpers.generation.ANSWER_CODE_VERSION`; run the whole workbook first, from an
     empty generation cache: ``make generations``); returns and writes the manifest (:func:`write_recording`)."""
     entries = [entry for path in sorted(cache_folder().glob("*/*.json"))
-               if (entry := _read_entry(path)) is not None
+               if (entry := read_entry(path)) is not None
                and (entry.get("context") or {}).get("answer_code") == answer_code]
     if not entries:
         raise RuntimeError("the generation cache holds no answers made by this answer code: run the workbook first")

@@ -18,7 +18,7 @@ from helpers.uncertainty import rate_of
 
 
 def recommendations(scores: pd.DataFrame, *, prompt_only: str, rag: str, lora: str, lora_rag: str,
-                    rag_format: str | None = None, update: pd.DataFrame | None = None,
+                    rag_format: str | None = None, update: pd.DataFrame | None = None, retrained: str | None = None,
                     detect: float = 0.10) -> list[str]:
     """Plain-language conclusions from the per-question scores of :func:`helpers.systems.evaluate_systems`.
 
@@ -27,7 +27,8 @@ def recommendations(scores: pd.DataFrame, *, prompt_only: str, rag: str, lora: s
     "not distinguishable" and how many questions would detect a ``detect``-sized difference.
     ``prompt_only``, ``rag``, ``lora``, ``lora_rag``: the four systems' names; ``rag_format``: a RAG
     system asked for ``lora_rag``'s output format; ``update``: a :class:`helpers.systems.KnowledgeUpdate`
-    table (``new after``, ``n``, ``update_seconds``)."""
+    table (``new after``, ``n``, ``update_seconds``); ``retrained``: its row measured after retraining ``lora``
+    on the new facts, if any."""
     out = []
     c3 = paired(scores, rag, prompt_only)
     if c3.distinguishable and c3.difference > 0:
@@ -51,12 +52,14 @@ def recommendations(scores: pd.DataFrame, *, prompt_only: str, rag: str, lora: s
         out.append(f"{lead}. {paired_sentence(c7, lora_rag, rag_format, 'Answers citing a correct, retrieved source', detect)}. "
                    f"{paired_sentence(paired(scores, lora_rag, rag), lora_rag, rag, 'Accuracy', detect)}.")
     if update is not None:
+        rows = [name for name in (rag, lora, retrained) if name is not None and name in update.index]
         fresh = {name: rate_of(round(update.loc[name, "new after"] * update.loc[name, "n"]), update.loc[name, "n"])
-                 for name in (rag, lora)}
+                 for name in rows}
+        after = f", and for {fresh[retrained]} once retrained" if retrained in fresh else ""
         out.append(f"When documents change, retrieval follows at once: after re-indexing "
                    f"({update.loc[rag, 'update_seconds']:.2f} s) {rag} gives the new answer for {fresh[rag]} of the changed "
                    f"facts, {lora} for {fresh[lora]} until it is retrained "
-                   f"({update.loc[lora, 'update_seconds']:.0f} s of training).")
+                   f"({update.loc[lora, 'update_seconds']:.0f} s of training){after}.")
     return out
 
 
@@ -104,8 +107,7 @@ def summary_recommendations(summary: Mapping[str, Any]) -> list[str]:
                        f"retraining. {memorized['sentence']}.")
     both = tests.get(("facts+rag", "rag"))
     if both:
-        shown = {"holds": "helps" if both["difference"] > 0 else "hurts",
-                 "contradicted": "hurts"}.get(both["verdict"], "is not shown to change")
+        shown = {"holds": "helps", "contradicted": "hurts"}.get(both["verdict"], "is not shown to change")
         out.append(f"Training on your documents' facts {shown} the model's reading of retrieved chunks "
                    f"(facts+rag vs rag). {both['sentence']}.")
     if sources and sources["verdict"] == "holds" and sources["difference"] > 0:

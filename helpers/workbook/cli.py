@@ -94,12 +94,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _compare(args: argparse.Namespace) -> int:
     from helpers.runtime.generation_cache import cache_report
+    from helpers.workbook.fact_adapter import FACT_ARMS
     from helpers.workbook.your_data import compare_on_documents, write_outputs
 
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     for given, variant in ((args.shots, "+shots"), (args.system_prompt, "+system")):
         if given is not None and not any(s.endswith(variant) for s in systems):
             systems.append("rag" + variant)  # the arm the option asks for, beside the systems it is compared with
+    if args.facts is not None and not any(s in FACT_ARMS for s in systems):
+        systems.append("lora")  # --facts trains the fact adapter: compare it
     llm = None
     if args.endpoint or args.llm:
         from helpers.runtime.endpoint import EndpointError, connect
@@ -107,7 +110,7 @@ def _compare(args: argparse.Namespace) -> int:
         if not args.endpoint:
             raise InputError("--llm names a model on a server: give the server's URL with --endpoint too "
                              "(for a local model, set WORKBOOK_LLM).")
-        local = [s for s in systems if s in ("lora+rag", "lora", "facts+rag")]
+        local = [s for s in systems if s == "lora+rag" or s in FACT_ARMS]
         if local:
             raise InputError(f"{', '.join(local)} need(s) adapter weights in this process; leave them out with "
                              "--systems prompt,rag when generating through --endpoint.")

@@ -42,6 +42,27 @@ def _verdict(name: str, ok: bool) -> bool:
     return ok
 
 
+#: What a conclusion exercise may answer: the paired test decides which one the measurements support.
+CONCLUSIONS: tuple[str, ...] = ("better", "worse", "not distinguishable")
+
+
+def _check_conclusion(stated: str | None) -> None:
+    """Refuse a conclusion that is not one of :data:`CONCLUSIONS` before anything is measured."""
+    if stated is not None and stated not in CONCLUSIONS:
+        raise ValueError(f"conclusion must be one of {', '.join(repr(c) for c in CONCLUSIONS)}, not {stated!r}.")
+
+
+def _conclusion(stated: str | None, distinguishable: bool, difference: float, what: str) -> bool | None:
+    """Judge a stated conclusion against the paired test: "better" or "worse" only when the test separates
+    the two, "not distinguishable" when it cannot. ``None`` when nothing was stated (the checker then asks
+    for a distinguishable gain)."""
+    if stated is None:
+        return None
+    _check_conclusion(stated)
+    measured = ("better" if difference > 0 else "worse") if distinguishable else "not distinguishable"
+    return _verdict(f"your conclusion {stated!r} about {what}: the paired test says {measured!r}", stated == measured)
+
+
 def check_json_prompt(
     llm: Any,
     make_prompt: Callable[[str], Any],
@@ -96,17 +117,23 @@ def check_prompt_gain(
     baseline: Callable[[Any], Any],
     *,
     metric: str = "accuracy",
+    conclusion: str | None = None,
     **generate_kwargs: Any,
 ) -> bool:
     """Does ``make_prompt(question)`` beat ``baseline(question)`` on ``metric`` in a paired test on the
-    same questions (01)? A higher number that the test cannot separate from the baseline is not a pass."""
+    same questions (01)? A higher number that the test cannot separate from the baseline is not a pass.
+    With ``conclusion`` ("better", "worse" or "not distinguishable"), it passes when that is what the test
+    supports: every honest outcome passes."""
+    _check_conclusion(conclusion)
     scores = pd.concat([evaluate_prompts(llm, questions, [make_prompt(q) for q in questions], label="your prompt",
                                          **generate_kwargs),
                         evaluate_prompts(llm, questions, [baseline(q) for q in questions], label="baseline",
                                          **generate_kwargs)])
     test = paired(scores, "your prompt", "baseline", metric)
     print(paired_sentence(test, "your prompt", "baseline", metric))
-    return _verdict(f"{metric}: your prompt distinguishably above the baseline", test.distinguishable and test.difference > 0)
+    judged = _conclusion(conclusion, test.distinguishable, test.difference, f"your prompt's {metric}")
+    return judged if judged is not None else _verdict(f"{metric}: your prompt distinguishably above the baseline",
+                                                      test.distinguishable and test.difference > 0)
 
 
 def check_batch_speedup(llm: Any, prompts: Sequence[Any], batch_size: int, *, baseline: float, bar: float = 1.5,
@@ -137,20 +164,28 @@ def check_system_prompt(llm: Any, question: str, system: str) -> bool:
 
 
 def check_chunking(config: ChunkingConfig, docs: Any, questions: Sequence[str], relevant: Sequence[Sequence[str]],
-                   *, baseline: ChunkingConfig, embedder: Any = None, metric: str = "recall@5") -> bool:
+                   *, baseline: ChunkingConfig, embedder: Any = None, metric: str = "recall@5",
+                   conclusion: str | None = None) -> bool:
     """Does dense retrieval over chunks made with ``config`` beat ``baseline`` chunks on document-level
-    ``metric`` in a paired test on the same questions (02)? Each configuration is embedded once (cached)."""
+    ``metric`` in a paired test on the same questions (02)? Each configuration is embedded once (cached).
+    With ``conclusion`` ("better", "worse", "not distinguishable"): does the test support it?"""
+    _check_conclusion(conclusion)
     scores = {c: retrieval_per_query(build_retriever(docs, method="dense", chunking=c, embedder=embedder, cache=True),
                                      questions, relevant)[metric] for c in (config, baseline)}
     gain = paired_difference(scores[config], scores[baseline])
     print(f"{metric}: {scores[config].mean():.3f} with {config}, {scores[baseline].mean():.3f} with {baseline} "
           f"(n = {len(questions)}); paired difference {gain}: {verdict_of(gain)}")
-    return _verdict(f"{metric} distinguishably above the baseline", gain.distinguishable and gain.difference > 0)
+    judged = _conclusion(conclusion, gain.distinguishable, gain.difference, f"{metric} with these chunks")
+    return judged if judged is not None else _verdict(f"{metric} distinguishably above the baseline",
+                                                      gain.distinguishable and gain.difference > 0)
 
 
-def check_rag_k(llm: Any, retriever: Any, questions: Sequence[Any], k: int, *, baseline_k: int = 3) -> bool:
+def check_rag_k(llm: Any, retriever: Any, questions: Sequence[Any], k: int, *, baseline_k: int = 3,
+                conclusion: str | None = None) -> bool:
     """Does answering with ``k`` retrieved chunks beat ``baseline_k`` chunks in a paired test on the same
-    ``questions`` (03; choose on dev, about a minute each)?"""
+    ``questions`` (03; choose on dev, about a minute each)? With ``conclusion`` ("better", "worse", "not
+    distinguishable"): does the test support it?"""
+    _check_conclusion(conclusion)
     if k == baseline_k or k < 1:
         raise ValueError(f"Compare another k with k={baseline_k}: k={k} is {'the baseline' if k >= 1 else 'not a count'}.")
     if any(getattr(q, "split", None) == "test" for q in questions):
@@ -163,7 +198,9 @@ def check_rag_k(llm: Any, retriever: Any, questions: Sequence[Any], k: int, *, b
     print(f"prompt tokens per question: {mine} {table.loc[mine, 'prompt_tokens']:.0f}, "
           f"{base} {table.loc[base, 'prompt_tokens']:.0f}")
     print(paired_sentence(test, mine, base, "accuracy"))
-    return _verdict(f"accuracy with k={k} distinguishably above k={baseline_k}", test.distinguishable and test.difference > 0)
+    judged = _conclusion(conclusion, test.distinguishable, test.difference, f"accuracy with k={k} against k={baseline_k}")
+    return judged if judged is not None else _verdict(f"accuracy with k={k} distinguishably above k={baseline_k}",
+                                                      test.distinguishable and test.difference > 0)
 
 
 def check_lora_share(model: Any, lora: LoraSettings, *, bar: float = 0.01) -> bool:

@@ -18,7 +18,8 @@ same instruction as the ``prompt`` arm, so ``lora`` vs ``prompt`` differs only i
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,22 +46,46 @@ DEFAULT_FACTS = 60
 _NOT_FOUND = "answer NOT in the passage"
 
 
+#: A training pair this close to an evaluated question (difflib ratio of the normalized wordings) counts as
+#: that question reworded, and is dropped with the exact repeats.
+NEAR_QUESTION = 0.9
+
+
 @dataclass
 class TrainingFacts:
     """The question/answer pairs the fact adapter learns: ``table`` (the columns of ``draft-questions``),
     where they came from (``source``: ``"extracted"`` or the file), and how many rows were dropped because
-    they repeat an evaluated question (``dropped_questions``) or their answer is not in their passage
-    (``dropped_unchecked``)."""
+    they repeat or closely reword an evaluated question (``dropped_questions``) or their answer is not in
+    their passage (``dropped_unchecked``). ``recalled``: after training, how many of its own pairs the
+    adapter answers (``None`` until measured): an adapter that did not learn its pairs cannot be judged
+    on anything else."""
 
     table: pd.DataFrame
     source: str
     dropped_questions: int = 0
     dropped_unchecked: int = 0
+    recalled: int | None = None
+    training: dict[str, Any] = field(default_factory=dict)
 
     def record(self) -> dict[str, Any]:
         """What ``summary.json`` keeps about them."""
-        return {"source": self.source, "pairs": len(self.table), "dropped (an evaluated question)": self.dropped_questions,
-                "dropped (answer not in its passage)": self.dropped_unchecked}
+        return {"source": self.source, "pairs": len(self.table),
+                "dropped (an evaluated question)": self.dropped_questions,
+                "dropped (answer not in its passage)": self.dropped_unchecked,
+                "own pairs answered after training": self.recalled, **self.training}
+
+
+def _checked(table: pd.DataFrame, source: str) -> pd.DataFrame:
+    """``table`` with text columns, and without rows missing a question or an answer.
+
+    Raises:
+        InputError: no ``question`` or ``answer`` column (one line naming ``source``).
+    """
+    missing = [c for c in ("question", "answer") if c not in table.columns]
+    if missing:
+        raise InputError(f"{source} needs the columns question and answer (missing: {', '.join(missing)}).")
+    table = table.fillna("").astype(str)
+    return table[(table["question"].str.strip() != "") & (table["answer"].str.strip() != "")].reset_index(drop=True)
 
 
 def read_facts(path: str | Path) -> pd.DataFrame:
@@ -76,31 +101,37 @@ def read_facts(path: str | Path) -> pd.DataFrame:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as why:
         raise InputError(f"{path} is not a readable UTF-8 CSV ({str(why).splitlines()[0]}).") from None
-    missing = [c for c in ("question", "answer") if c not in table.columns]
-    if missing:
-        raise InputError(f"{path} needs the columns question and answer (missing: {', '.join(missing)}).")
-    return table[(table["question"].str.strip() != "") & (table["answer"].str.strip() != "")].reset_index(drop=True)
+    return _checked(table, str(path))
 
 
-def training_facts(docs: Mapping[str, Document], questions: Sequence[Question], facts: str | Path | pd.DataFrame |
-                   None = None, *, n: int = DEFAULT_FACTS, folder: str | Path | None = None) -> TrainingFacts:
+def _near(question: str, asked: Sequence[str]) -> bool:
+    """Is ``question`` (normalized) an evaluated question, or a close rewording of one?"""
+    return question in asked or any(SequenceMatcher(None, question, a).ratio() >= NEAR_QUESTION for a in asked)
+
+
+def training_facts(docs: Mapping[str, Document], questions: Sequence[Question],
+                   facts: str | Path | pd.DataFrame | None = None, *, n: int = DEFAULT_FACTS,
+                   folder: str | Path | None = None) -> TrainingFacts:
     """The pairs to train on: ``facts`` (a file or table) or, if ``None``, :func:`extract_facts` from ``docs``;
-    without rows that repeat an evaluated question or whose ``check`` says the answer is not in the passage.
+    without rows that repeat or closely reword an evaluated question (:data:`NEAR_QUESTION`) or whose
+    ``check`` says the answer is not in the passage.
 
     Raises:
-        InputError: no pair is left to train on.
+        InputError: missing columns, or no pair left to train on.
     """
     source = "extracted" if facts is None else str(facts) if isinstance(facts, (str, Path)) else "given table"
-    table = extract_facts(docs, n, folder=folder) if facts is None else \
-        read_facts(facts) if isinstance(facts, (str, Path)) else facts.reset_index(drop=True)
-    asked = {same_question(q.question) for q in questions}
-    leaked = table["question"].map(same_question).isin(asked)
-    unchecked = table["check"].str.startswith(_NOT_FOUND) if "check" in table.columns else leaked & False
+    if facts is None:
+        table = extract_facts(docs, n, folder=folder)
+    else:
+        table = read_facts(facts) if isinstance(facts, (str, Path)) else _checked(facts, source)
+    asked = sorted({same_question(q.question) for q in questions})
+    leaked = table["question"].map(lambda q: _near(same_question(q), asked))
+    unchecked = table["check"].str.startswith(_NOT_FOUND) & ~leaked if "check" in table.columns else leaked & False
     kept = table[~leaked & ~unchecked].reset_index(drop=True)
     if kept.empty:
         raise InputError(f"No question/answer pair left to train the fact adapter on ({source}: {len(table)} rows, "
                          f"{int(leaked.sum())} repeat an evaluated question, {int(unchecked.sum())} unchecked).")
-    return TrainingFacts(kept, source, int(leaked.sum()), int((unchecked & ~leaked).sum()))
+    return TrainingFacts(kept, source, int(leaked.sum()), int(unchecked.sum()))
 
 
 def fact_examples(facts: TrainingFacts) -> list[SFTExample]:

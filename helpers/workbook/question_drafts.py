@@ -26,6 +26,7 @@ from helpers.evaluation import contains_match
 from helpers.generation import generate
 from helpers.prompts import DRAFT_PROMPT
 from helpers.runtime.models import LLM
+from helpers.workbook.question_sets import same_question
 
 _LINES = re.compile(r"question[ \t]*:[ \t]*(?P<q>[^\n]+).*?answer[ \t]*:[ \t]*(?P<a>[^\n]+)", re.I | re.S)
 MIN_WORDS = 40  # passages shorter than this rarely hold a fact worth a question
@@ -64,8 +65,8 @@ def extract_facts(docs: Mapping[str, Document], n: int = 200, *, folder: str | P
             span = spans[-1]
             answer = span.group().rstrip(".,")
             question = f"Fill in the blank ({doc.title}): {sentence[:span.start()]}___{sentence[span.start() + len(answer):]}"
-            if len(answer) > 1 and question.lower() not in seen:
-                seen.add(question.lower())
+            if len(answer) > 1 and same_question(question) not in seen:
+                seen.add(same_question(question))
                 pairs.append((doc_id, question, answer))
         pools.append(pairs)
     picked = []

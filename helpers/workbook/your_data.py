@@ -236,7 +236,11 @@ def compare_on_documents(
                              "generating through an endpoint (draft the facts there: draft-questions --endpoint).")
         if fact_table is not None:
             t0 = time.perf_counter()
-            fact_llm, _ = load_or_train_adapter("facts", fact_examples(fact_table), lora=FACTS_LORA, progress=progress)
+            fact_llm, run = load_or_train_adapter("facts", fact_examples(fact_table), lora=FACTS_LORA,
+                                                  base_model=getattr(base, "name", None), progress=progress)
+            own = build_system("lora", llm=fact_llm).answer(list(fact_table.table["question"]), progress=progress)
+            fact_table.recalled = sum(contains_match(a.answer, [gold]) for a, gold in zip(own, fact_table.table["answer"]))
+            fact_table.training = {"training seconds": round(run.seconds, 1), "loaded from cache": run.loaded_from_cache}
             timings["fact adapter"] = time.perf_counter() - t0
         built = {}
         for name in systems:
