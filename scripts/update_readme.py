@@ -170,6 +170,19 @@ REPLAY = ROOT / "benchmarks" / "replay_agreement.json"
 VARIANT_LABELS = {"avx2": "AVX2 kernels (as on most laptops), same threads", "1-thread": "same kernels, 1 thread"}
 
 
+def benchmark_result(path: Path, script: str) -> dict:
+    """A committed benchmark's JSON result.
+
+    Raises:
+        FileNotFoundError: the benchmark has not been run (names the script that writes it).
+    """
+    import json
+
+    if not path.is_file():
+        raise FileNotFoundError(f"No {path.name}: run benchmarks/{script} first.")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def replay_markdown(path: Path = REPLAY) -> str:
     """README's replay-agreement table from ``benchmarks/replay_agreement.json``
     (``benchmarks/replay_agreement.py``): per variant, identical answers k/n with the 95% interval, per model.
@@ -177,11 +190,7 @@ def replay_markdown(path: Path = REPLAY) -> str:
     Raises:
         FileNotFoundError: the benchmark has not been run.
     """
-    import json
-
-    if not path.is_file():
-        raise FileNotFoundError(f"No {path.name}: run benchmarks/replay_agreement.py first.")
-    results = json.loads(path.read_text(encoding="utf-8"))
+    results = benchmark_result(path, "replay_agreement.py")
     lines = ["| regenerated on | identical answers (95% CI) | default model | shipped reader | seconds |",
              "|---|---|---|---|---|"]
 
@@ -210,11 +219,7 @@ def endpoint_markdown(path: Path = ENDPOINT) -> str:
     Raises:
         FileNotFoundError: the benchmark has not been run.
     """
-    import json
-
-    if not path.is_file():
-        raise FileNotFoundError(f"No {path.name}: run benchmarks/endpoint_throughput.py first.")
-    result = json.loads(path.read_text(encoding="utf-8"))
+    result = benchmark_result(path, "endpoint_throughput.py")
     lines = ["| how | seconds | answers/s | identical to in-process (95% CI) |", "|---|---|---|---|"]
     for run in result["runs"]:
         if "seconds" not in run:
@@ -240,11 +245,7 @@ def arms_markdown(path: Path = ARMS) -> str:
     Raises:
         FileNotFoundError: the benchmark has not been run.
     """
-    import json
-
-    if not path.is_file():
-        raise FileNotFoundError(f"No {path.name}: run benchmarks/example_arms.py first.")
-    result = json.loads(path.read_text(encoding="utf-8"))
+    result = benchmark_result(path, "example_arms.py")
     lines = ["| arm | accuracy (answerable) | 95% CI |", "|---|---|---|"]
     for name, rates in result["systems"].items():
         acc = rates["accuracy"]
