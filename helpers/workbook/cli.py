@@ -19,6 +19,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from helpers.workbook.question_sets import InputError
 from helpers.workbook.your_data import DEFAULT_SYSTEMS
@@ -92,6 +93,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _endpoint(args: argparse.Namespace, max_in_flight: int = 8) -> Any:
+    """The server ``--endpoint`` names, connected (``--llm``: the model there), or ``None`` without one.
+
+    Raises:
+        InputError: ``--llm`` without ``--endpoint``, or a server that cannot be used (one line).
+    """
+    if not (args.endpoint or args.llm):
+        return None
+    if not args.endpoint:
+        raise InputError("--llm names a model on a server: give the server's URL with --endpoint too "
+                         "(for a local model, set WORKBOOK_LLM).")
+    from helpers.runtime.endpoint import EndpointError, connect
+
+    try:
+        return connect(args.endpoint, args.llm, max_in_flight=max_in_flight)
+    except EndpointError as why:
+        raise InputError(str(why)) from None
+
+
 def _compare(args: argparse.Namespace) -> int:
     from helpers.runtime.generation_cache import cache_report
     from helpers.workbook.fact_adapter import FACT_ARMS
@@ -103,23 +123,14 @@ def _compare(args: argparse.Namespace) -> int:
             systems.append("rag" + variant)  # the arm the option asks for, beside the systems it is compared with
     if args.facts is not None and not any(s in FACT_ARMS for s in systems):
         systems.append("lora")  # --facts trains the fact adapter: compare it
-    llm = None
-    if args.endpoint or args.llm:
-        from helpers.runtime.endpoint import EndpointError, connect
-
-        if not args.endpoint:
-            raise InputError("--llm names a model on a server: give the server's URL with --endpoint too "
-                             "(for a local model, set WORKBOOK_LLM).")
+    if args.endpoint:
         local = [s for s in systems if s == "lora+rag" or s in FACT_ARMS]
         if local:
             raise InputError(f"{', '.join(local)} need(s) adapter weights in this process; leave them out with "
                              "--systems prompt,rag when generating through --endpoint.")
         if args.in_flight < 1:
             raise InputError(f"--in-flight must be at least 1, not {args.in_flight}.")
-        try:
-            llm = connect(args.endpoint, args.llm, max_in_flight=args.in_flight)
-        except EndpointError as why:
-            raise InputError(str(why)) from None
+    llm = _endpoint(args, max_in_flight=args.in_flight)
     method, k, split, tuning = args.method or "dense", 3 if args.k is None else args.k, None, None
     if args.tune_on:
         from helpers.workbook.tuning import tune_on_dev
@@ -165,21 +176,13 @@ def _draft(args: argparse.Namespace) -> int:
     if args.extractive and (args.endpoint or args.llm):
         raise InputError("--extractive drafts without a model: give it without --endpoint and --llm.")
     if args.llm and not args.endpoint:
-        raise InputError("--llm names a model on a server: give the server's URL with --endpoint too.")
+        _endpoint(args)  # says what is missing, before the folder is read
     docs = read_documents(args.docs)
     if args.extractive:
         table, by = extract_facts(docs, args.n, folder=args.docs), "extraction (no model)"
     else:
         try:
-            if args.endpoint:
-                from helpers.runtime.endpoint import EndpointError, connect
-
-                try:
-                    llm = connect(args.endpoint, args.llm)
-                except EndpointError as why:
-                    raise InputError(str(why)) from None
-            else:
-                llm = load_llm()
+            llm = _endpoint(args) or load_llm()
         except ModelNotAvailableError as why:
             raise InputError(str(why)) from None
         table = draft_questions(docs, llm, args.n, folder=args.docs, seed=get_settings().seed)

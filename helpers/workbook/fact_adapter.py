@@ -21,19 +21,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from helpers.documents import Document
-from helpers.finetune import TASK_B_LORA, SFTExample
-from helpers.generation import to_messages
-from helpers.prompts import CLOSED_BOOK_INSTRUCTION, closed_book_prompt
+from helpers.finetune import TASK_B_LORA, SFTExample, task_b_examples
+from helpers.prompts import CLOSED_BOOK_INSTRUCTION
+from helpers.workbook.data import Question
 from helpers.workbook.question_drafts import extract_facts
 from helpers.workbook.question_sets import InputError, same_question
-
-if TYPE_CHECKING:
-    from helpers.workbook.data import Question
 
 #: The arms this module trains for: the fact adapter closed-book, and the same adapter reading retrieved chunks.
 FACT_ARMS: tuple[str, ...] = ("lora", "facts+rag")
@@ -135,6 +132,8 @@ def training_facts(docs: Mapping[str, Document], questions: Sequence[Question],
 
 
 def fact_examples(facts: TrainingFacts) -> list[SFTExample]:
-    """One closed-book training example per pair, asked exactly as the ``prompt`` and ``lora`` arms ask."""
-    return [SFTExample(to_messages(closed_book_prompt(q, instruction=CLOSED_BOOK_INSTRUCTION)), a.strip(), "fact",
-                       f"fact{i:04d}", q) for i, (q, a) in enumerate(zip(facts.table["question"], facts.table["answer"]))]
+    """One closed-book training example per pair (:func:`helpers.finetune.task_b_examples`), asked exactly as
+    the ``prompt`` and ``lora`` arms ask."""
+    pairs = [Question(f"fact{i:04d}", q, a.strip(), (), (), "fact", "train")
+             for i, (q, a) in enumerate(zip(facts.table["question"], facts.table["answer"]))]
+    return task_b_examples(pairs, instruction=CLOSED_BOOK_INSTRUCTION)
