@@ -2,7 +2,7 @@
 
 Each candidate is a variant of the shipped reader's recipe (``helpers.workbook.reader_training``), measured on all
 46 dev questions (never on test) with the same retriever and compared question by question with the shipped
-reader (:func:`helpers.comparison.compare_candidates`):
+reader (:func:`helpers.workbook.reader_training.compare_candidates`):
 
 * **chunks at question time** (``--k``): the shipped reader given 2, 4 or 5 chunks instead of the 3 it was
   trained with (``READER_K``); no training, so this script answers them itself;

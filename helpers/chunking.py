@@ -4,7 +4,9 @@ Strategies (compared in notebook 02): ``"fixed"``, windows of ``size`` tokens ov
 ``"sentence"``, paragraphs (or sentences, where a paragraph is too long) packed up to ``size`` tokens;
 ``"markdown"``, split at ``#``-``###`` headings, then paragraphs, sentences, words, each chunk prefixed
 with its heading path (``Title > Section``); ``"none"``, whole documents. A *token* is a whitespace-separated
-word (about 1.3 word pieces). The default, markdown chunks of at most 400 words, keeps sections and short
+word (about 1.3 word pieces), or, with ``tokenizer=<model>``, a token of the model that reads the chunks
+(what ``llm-workbook compare`` uses on a team's folder, so text without spaces or structure stays within
+the budget too). The default, markdown chunks of at most 400 words, keeps sections and short
 passages whole; MiniLM reads the first ~200 words of a chunk (its 256-piece window), the LLM all of it.
 It was chosen across corpora (:mod:`helpers.workbook.retrieval_defaults`): smaller chunks win on the knowledge
 base but split short FAQ answers and fall below a whole-passage baseline there.
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from itertools import chain, islice
 from typing import Literal
@@ -32,11 +34,14 @@ MAX_HEADING_CHARS = 1000
 
 @dataclass(frozen=True)
 class ChunkingConfig:
-    """How to chunk: the strategy, the maximum size in tokens, and the overlap (``fixed`` only)."""
+    """How to chunk: the strategy, the maximum size in tokens, and the overlap (``fixed`` only); ``tokenizer``
+    says whose tokens count: ``None``, whitespace-separated words; a model name (packaged, local folder or Hub
+    id), that model's tokens, the chunk's whole text as the model reads it."""
 
     strategy: Strategy = "markdown"
     size: int = 400
     overlap: int = 32
+    tokenizer: str | None = None
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -46,8 +51,9 @@ class ChunkingConfig:
                              f"overlap={self.overlap}.")
 
     def to_dict(self) -> dict:
-        """Plain dict (stored in an index's metadata)."""
-        return asdict(self)
+        """Plain dict (stored in an index's metadata); ``tokenizer`` only when one is set, so word-counted
+        settings read as they always have (the shipped reader's manifest records them)."""
+        return {k: v for k, v in asdict(self).items() if k != "tokenizer" or v is not None}
 
 
 @dataclass(frozen=True)
@@ -77,22 +83,30 @@ class Chunk:
     section: str = ""
 
 
-def count_tokens(text: str) -> int:
-    """Number of whitespace-separated tokens in ``text``."""
-    return _count(text, 0, len(text))
+#: Finds the counted units of ``text[lo:hi]`` as ``(start, end)`` character offsets.
+Units = Callable[[str, int, int], Iterator[tuple[int, int]]]
+
+
+def _words(text: str, lo: int, hi: int) -> Iterator[tuple[int, int]]:
+    return (m.span() for m in _WORD.finditer(text, lo, hi))
+
+
+def count_tokens(text: str, units: Units = _words) -> int:
+    """Number of whitespace-separated tokens in ``text`` (or of ``units``)."""
+    return _count(text, 0, len(text), units)
 
 
 # The helpers below work on ``(start, end)`` offsets into the document string, never copying its
 # words, so a document of tens of MB is chunked in time and memory proportional to its size.
-def _count(text: str, lo: int, hi: int) -> int:
+def _count(text: str, lo: int, hi: int, units: Units = _words) -> int:
     """Tokens in ``text[lo:hi]``, counted without slicing."""
-    return sum(1 for _ in _WORD.finditer(text, lo, hi))
+    return sum(1 for _ in units(text, lo, hi))
 
 
-def _fits(text: str, lo: int, hi: int, size: int) -> bool:
+def _fits(text: str, lo: int, hi: int, size: int, units: Units = _words) -> bool:
     """True if ``text[lo:hi]`` has at most ``size`` tokens; stops counting at ``size + 1``."""
     n = 0
-    for _ in _WORD.finditer(text, lo, hi):
+    for _ in units(text, lo, hi):
         n += 1
         if n > size:
             return False
@@ -104,27 +118,27 @@ def _has_text(text: str, lo: int, hi: int) -> bool:
     return _WORD.search(text, lo, hi) is not None
 
 
-def _word_windows(text: str, lo: int, hi: int, size: int, step: int) -> list[tuple[int, int]]:
-    """Character spans of ``size``-word windows starting every ``step`` words in ``text[lo:hi]``, the
-    last ending at the last word; streams, holding at most ``size / step + 1`` open windows."""
+def _word_windows(text: str, lo: int, hi: int, size: int, step: int, units: Units = _words) -> list[tuple[int, int]]:
+    """Character spans of ``size``-token windows starting every ``step`` tokens in ``text[lo:hi]``, the
+    last ending at the last token; streams, holding at most ``size / step + 1`` open windows."""
     spans: list[tuple[int, int]] = []
-    open_windows: deque[tuple[int, int]] = deque()  # (index of first word, its start offset)
+    open_windows: deque[tuple[int, int]] = deque()  # (index of first token, its start offset)
     i, last_closed, end = -1, -1, 0
-    for i, m in enumerate(_WORD.finditer(text, lo, hi)):
+    for i, (a, b) in enumerate(units(text, lo, hi)):
         if i % step == 0:
-            open_windows.append((i, m.start()))
+            open_windows.append((i, a))
         if i - open_windows[0][0] == size - 1:
-            spans.append((open_windows.popleft()[1], m.end()))
+            spans.append((open_windows.popleft()[1], b))
             last_closed = i
-        end = m.end()
-    if i >= 0 and last_closed != i:  # the first window still open ends at the last word
+        end = b
+    if i >= 0 and last_closed != i:  # the first window still open ends at the last token
         spans.append((open_windows[0][1], end))
     return spans
 
 
-def fixed_size_spans(text: str, size: int, overlap: int) -> list[tuple[int, int]]:
+def fixed_size_spans(text: str, size: int, overlap: int, units: Units = _words) -> list[tuple[int, int]]:
     """Character spans of windows of ``size`` tokens, consecutive windows sharing ``overlap`` tokens."""
-    return _word_windows(text, 0, len(text), size, size - overlap)
+    return _word_windows(text, 0, len(text), size, size - overlap, units)
 
 
 def _paragraph_spans(text: str, lo: int, hi: int) -> Iterator[tuple[int, int]]:
@@ -157,36 +171,37 @@ def _strip(text: str, a: int, b: int) -> tuple[int, int]:
     return a, b
 
 
-def _pack(text: str, pieces: Iterable[tuple[int, int]], size: int) -> list[tuple[int, int]]:
+def _pack(text: str, pieces: Iterable[tuple[int, int]], size: int, units: Units = _words) -> list[tuple[int, int]]:
     """Greedily merge consecutive spans while the merged span stays within ``size`` tokens."""
     out: list[tuple[int, int]] = []
     for a, b in pieces:
-        if out and _fits(text, out[-1][0], b, size):
+        if out and _fits(text, out[-1][0], b, size, units):
             out[-1] = (out[-1][0], b)
         else:
             out.append((a, b))
     return out
 
 
-def _split_recursive(text: str, lo: int, hi: int, size: int, level: int = 0) -> list[tuple[int, int]]:
-    """Split ``text[lo:hi]`` at paragraphs, then sentences, then words, until pieces fit ``size``;
+def _split_recursive(text: str, lo: int, hi: int, size: int, level: int = 0,
+                     units: Units = _words) -> list[tuple[int, int]]:
+    """Split ``text[lo:hi]`` at paragraphs, then sentences, then tokens, until pieces fit ``size``;
     pieces are packed as they come, so memory grows with the chunks, not the sentences."""
-    if _fits(text, lo, hi, size):
+    if _fits(text, lo, hi, size, units):
         return [(lo, hi)]
     splitters = (_paragraph_spans, _sentence_spans)
     if level >= len(splitters):
-        return fixed_size_spans_abs(text, lo, hi, size)
+        return fixed_size_spans_abs(text, lo, hi, size, units)
     pieces = splitters[level](text, lo, hi)
     first = list(islice(pieces, 2))
     if len(first) <= 1:
-        return _split_recursive(text, lo, hi, size, level + 1)
-    fitted = (s for a, b in chain(first, pieces) for s in _split_recursive(text, a, b, size, level + 1))
-    return _pack(text, fitted, size)
+        return _split_recursive(text, lo, hi, size, level + 1, units)
+    fitted = (s for a, b in chain(first, pieces) for s in _split_recursive(text, a, b, size, level + 1, units))
+    return _pack(text, fitted, size, units)
 
 
-def fixed_size_spans_abs(text: str, lo: int, hi: int, size: int) -> list[tuple[int, int]]:
+def fixed_size_spans_abs(text: str, lo: int, hi: int, size: int, units: Units = _words) -> list[tuple[int, int]]:
     """Non-overlapping windows of ``size`` tokens inside ``text[lo:hi]`` (absolute offsets)."""
-    return _word_windows(text, lo, hi, size, size)
+    return _word_windows(text, lo, hi, size, size, units)
 
 
 def _headings(text: str, max_level: int = 3) -> list[re.Match[str]]:
@@ -218,35 +233,65 @@ def _sections(text: str) -> list[tuple[str, int, int]]:
     return [(p, a, b) for p, a, b in out if _has_text(text, a, b)]
 
 
-def bounded_path(path: str, size: int) -> str:
-    """``path`` if it has at most half of ``size`` tokens, else its last tokens after an ellipsis (the heading
-    nearest the chunk says most about it); no path at all when half the size is under one token."""
-    limit = size // 2
-    words = path.split()
-    if len(words) <= limit:
+def bounded_path(path: str, size: int, count: Callable[[str], int] = count_tokens) -> str:
+    """``path`` if it has at most half of ``size`` tokens (``count``: words, or a model's tokens), else its last
+    words after an ellipsis (the heading nearest the chunk says most about it); none when nothing fits."""
+    limit, words = size // 2, path.split()
+    if count(path) <= limit:
         return path
-    return "" if limit < 1 else words[-1] if limit == 1 else "… " + " ".join(words[-(limit - 1):])
+    for j in range(min(len(words) - 1, limit), 0, -1):  # every word is at least one token
+        if count(cut := "… " + " ".join(words[-j:])) <= limit:
+            return cut
+    return words[-1] if words and count(words[-1]) <= limit else ""
 
 
-def chunk_text(text: str, doc_id: str, config: ChunkingConfig | None = None, title: str = "") -> list[Chunk]:
+def _fit(text: str, path: str, a: int, b: int, size: int, units: Units,
+         count: Callable[[str], int]) -> list[tuple[str, int, int]]:
+    """``[(path, a, b)]`` if the chunk's text as the model reads it has at most ``size`` tokens, else the span
+    split again into pieces of proportionally fewer units (a word's tokens can differ at a chunk's edge)."""
+    a, b = _strip(text, a, b)
+    if a >= b or (excess := count(f"{path}\n{text[a:b]}" if path else text[a:b]) - size) <= 0:
+        return [(path, a, b)]
+    n = _count(text, a, b, units)
+    if n <= 1:  # one unit left: drop the heading, or keep one character the model spells in several tokens
+        return _fit(text, "", a, b, size, units, count) if path else [(path, a, b)]
+    budget = max(1, min(n - 1, n * size // (size + excess)))  # the share of the units that fits
+    return [f for x, y in _split_recursive(text, a, b, budget, 0, units)
+            for f in _fit(text, path, x, y, size, units, count)]
+
+
+def chunk_text(text: str, doc_id: str, config: ChunkingConfig | None = None, title: str = "", *,
+               model_tokens: Callable[[str], tuple[Units, Callable[[str], int]]] | None = None) -> list[Chunk]:
     """Chunk one document's text (markdown or plain), in document order; ``doc_id`` is copied into
     every chunk, ``title`` is the heading path of ``markdown`` chunks before any heading. A chunk's whole text,
-    heading path included, has at most ``config.size`` tokens: a heading path longer than half the size is
-    cut to its last words (:func:`bounded_path`), so the body keeps at least the other half."""
+    heading path included, has at most ``config.size`` tokens (words, or ``config.tokenizer``'s tokens of the
+    text exactly as the model reads it): a heading path longer than half the size is cut to its last words
+    (:func:`bounded_path`), so the body keeps at least the other half. ``model_tokens(text)`` gives the
+    text's token units and a token counter of ``config.tokenizer`` (the retriever passes
+    :func:`helpers.runtime.models.model_tokens`)."""
     config = config or ChunkingConfig()
+    units: Units = _words
+    count: Callable[[str], int] | None = None
+    if config.tokenizer is not None and config.strategy != "none":
+        if model_tokens is None:
+            raise ValueError(f"Chunks counted in {config.tokenizer}'s tokens need model_tokens=partial("
+                             f"helpers.runtime.models.model_tokens, model={config.tokenizer!r}).")
+        units, count = model_tokens(text)
     spans: list[tuple[str, int, int]]
     if config.strategy == "none":
         spans = [("", 0, len(text))]
     elif config.strategy == "fixed":
-        spans = [("", a, b) for a, b in fixed_size_spans(text, config.size, config.overlap)]
+        spans = [("", a, b) for a, b in fixed_size_spans(text, config.size, config.overlap, units)]
     elif config.strategy == "sentence":
-        spans = [("", a, b) for a, b in _split_recursive(text, 0, len(text), config.size)]
+        spans = [("", a, b) for a, b in _split_recursive(text, 0, len(text), config.size, 0, units)]
     else:
         spans = []
         for path, a, b in _sections(text):
-            path = bounded_path(path or title, config.size)
-            budget = max(config.size - count_tokens(path), 1)
-            spans += [(path, x, y) for x, y in _split_recursive(text, a, b, budget)]
+            path = bounded_path(path or title, config.size, count or count_tokens)
+            budget = max(config.size - (count(path + "\n") if count and path else count_tokens(path)), 1)
+            spans += [(path, x, y) for x, y in _split_recursive(text, a, b, budget, 0, units)]
+    if count is not None:
+        spans = [f for path, a, b in spans for f in _fit(text, path, a, b, config.size, units, count)]
     chunks = []
     for path, a, b in spans:
         a, b = _strip(text, a, b)
@@ -257,4 +302,3 @@ def chunk_text(text: str, doc_id: str, config: ChunkingConfig | None = None, tit
         chunks.append(Chunk(doc_id=doc_id, chunk_id=f"{doc_id}#{pos}", position=pos,
                             text=f"{path}\n{body}" if path else body, start=a, end=b, section=path))
     return chunks
-

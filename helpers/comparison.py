@@ -82,46 +82,6 @@ def paired(scores: pd.DataFrame, a: str, b: str, metric: str = "accuracy") -> Pa
     return paired_test(x[common].tolist(), y[common].tolist())
 
 
-def compare_candidates(scores: pd.DataFrame, reference: str) -> pd.DataFrame:
-    """Settings tried on dev, each against the ``reference`` setting (systems of ``scores``, same questions).
-
-    One row per system, in order of appearance: ``handled right`` (a correct answer, or "I don't know" to an
-    unanswerable question: what a user gets right), accuracy, wrong abstentions (answerable questions),
-    right abstentions (unanswerable ones) and ``correct source cited`` where measured, each as "k/n (95% CI)";
-    then the paired test of handled right against ``reference``: ``difference``, ``p`` (exact McNemar) and
-    ``verdict`` (``"better"``/``"worse"`` only where the test separates them, else ``"not distinguishable"``).
-    Which rule adopts a candidate is the caller's (e.g. :func:`helpers.workbook.reader_training.reader_candidates`).
-
-    Raises:
-        KeyError: ``reference`` is not a system of ``scores``.
-    """
-    handled = {name: rows.set_index("id")["correct"].astype(bool) for name, rows in scores.groupby("system", sort=False)}
-    if reference not in handled:
-        raise KeyError(f"reference {reference!r} is not among the systems {list(handled)}")
-    rates = intervals(scores, ["accuracy", "wrong_abstention", "abstention_ok", "correct source cited"])
-    labels = {"accuracy": "accuracy", "wrong_abstention": "wrong abstentions", "abstention_ok": "right abstentions",
-              "correct source cited": "correct source cited"}
-
-    def shown(k: float, n: float, low: float, high: float) -> str:
-        return f"{k:.0f}/{n:.0f} ({low:.0%}–{high:.0%})"
-
-    ref = handled[reference]
-    rows = []
-    for name, outcome in handled.items():
-        common = outcome.index.intersection(ref.index)
-        test = paired_test(outcome[common].tolist(), ref[common].tolist())
-        right = rate(outcome.tolist())
-        row = {"system": name, "handled right": shown(right.k, right.n, right.low, right.high)}
-        for metric, label in labels.items():
-            if (name, metric) in rates.index:
-                r = rates.loc[(name, metric)]
-                row[label] = shown(r["k"], r["n"], r["low"], r["high"])
-        verdict = "not distinguishable" if not test.distinguishable else ("better" if test.difference > 0 else "worse")
-        rows.append({**row, "difference": test.difference, "p": test.p_value,
-                     "verdict": "reference" if name == reference else verdict})
-    return pd.DataFrame(rows).set_index("system")
-
-
 def paired_sentence(test: PairedTest, a: str, b: str, what: str, detect: float = 0.10) -> str:
     """"what: a x% vs b y%" with the paired test; when the test cannot separate them, says "not
     distinguishable" and about how many questions would detect a ``detect``-sized difference."""

@@ -16,6 +16,7 @@ import time
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -184,7 +185,13 @@ class Retriever:
         triples = as_doc_triples(docs)
         replaced = self.remove([t[0] for t in triples if t[0] in self.checksums], _rebuild_bm25=False)
         t0 = time.perf_counter()
-        new_chunks = [c for doc_id, text, title in triples for c in chunk_text(text, doc_id, self.chunking, title)]
+        tokens = None
+        if self.chunking.tokenizer:  # a chunk's budget in the reading model's tokens
+            from helpers.runtime.models import model_tokens
+
+            tokens = partial(model_tokens, model=self.chunking.tokenizer)
+        new_chunks = [c for doc_id, text, title in triples
+                      for c in chunk_text(text, doc_id, self.chunking, title, model_tokens=tokens)]
         chunked = {c.doc_id for c in new_chunks}
         empty = [doc_id for doc_id, _, _ in triples if doc_id not in chunked]
         if empty:

@@ -7,9 +7,10 @@ import math
 import pandas as pd
 import pytest
 
-from helpers.comparison import compare, compare_candidates, intervals, paired, system_metrics
+from helpers.comparison import compare, intervals, paired, system_metrics
 from helpers.evaluation import OUTCOMES, summarize
 from helpers.workbook.advice import recommendations
+from helpers.workbook.reader_training import compare_candidates
 
 
 def _scores(correct, types=None, **extra):

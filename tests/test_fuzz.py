@@ -56,6 +56,51 @@ def test_every_chunk_fits_its_budget_and_points_into_its_document(text, strategy
     assert [c.position for c in chunks] == list(range(len(chunks)))
 
 
+@pytest.fixture(scope="module")
+def model_count():
+    """The default model's name and a function counting its tokens (what a chunk's budget is in on a team's folder)."""
+    from helpers.runtime.config import get_settings
+    from helpers.runtime.models import load_tokenizer
+
+    name = get_settings().llm
+    tokenizer = load_tokenizer(name)
+    return name, lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"])
+
+
+def model_chunks(text, config, title=""):
+    from helpers.runtime.models import model_tokens
+
+    return chunk_text(text, "doc", config, title=title, model_tokens=lambda t: model_tokens(t, config.tokenizer))
+
+
+#: the texts above and text with no spaces at all in other scripts (Chinese, Japanese, Thai, emoji)
+any_script = st.one_of(texts, st.text(alphabet="東京都日本語のテキストภาษาไทย😀é", min_size=200, max_size=2000))
+
+
+@FUZZ
+@given(text=any_script, strategy=st.sampled_from([s for s in STRATEGIES if s != "none"]),
+       size=st.integers(1, 300), title=st.one_of(st.just(""), words, texts))
+@example(text="東京都" * 400, strategy="markdown", size=64, title="")  # no whitespace: one "word", 2,000+ tokens
+def test_every_chunk_fits_its_budget_in_the_reading_models_tokens(model_count, text, strategy, size, title):
+    name, count = model_count
+    chunks = model_chunks(text, ChunkingConfig(strategy, size, size // 4, tokenizer=name), title)
+    for chunk in chunks:
+        body = text[chunk.start:chunk.end].strip()
+        # the one exception: a single character the model spells in more tokens than the budget
+        assert count(chunk.text) <= size or (len(body) == 1 and chunk.text == body), (strategy, size, chunk.text[:200])
+        assert chunk.text.endswith(body) and body
+    assert [c.position for c in chunks] == list(range(len(chunks)))
+
+
+def test_a_folder_in_a_language_without_spaces_is_chunked_in_model_tokens(model_count):
+    name, count = model_count
+    text = "東京都は日本の首都です。" * 500  # one 6,000-character "word"
+    assert len(chunk_text(text, "doc")) == 1  # counted in words it is one token
+    chunks = model_chunks(text, ChunkingConfig(tokenizer=name))
+    assert len(chunks) > 10 and max(count(c.text) for c in chunks) <= ChunkingConfig().size
+    assert "".join(c.text for c in chunks) == text  # nothing lost, nothing repeated
+
+
 @FUZZ
 @given(raw=st.one_of(texts.map(lambda t: t.encode("utf-8")), st.binary(max_size=300),
                      texts.map(lambda t: t.encode("latin-1", errors="replace"))),
@@ -146,6 +191,23 @@ def test_a_folder_of_single_line_files_keeps_every_size_guarantee(tmp_path):
     prompt = rag_prompt("What is the refund policy?", hits)
     assert count_tokens(prompt) <= 3 * size + 40  # three chunks and the question: no copy of a whole document
     assert len({h.text for h in hits}) == len(hits)
+
+
+def test_a_single_line_folder_for_compare_keeps_its_chunks_within_the_models_tokens(tmp_path, model_count):
+    """What ``llm-workbook compare`` indexes: chunks counted in the reading model's tokens, so a RAG prompt of a
+    single-line folder is about as long as the shipped example's (it once filled three 400-word chunks)."""
+    from helpers.prompts import rag_prompt
+    from helpers.rag import distinct_hits
+    from helpers.workbook.folder_index import index_documents
+
+    name, count = model_count
+    retriever = index_documents(load_documents(single_line_folder(tmp_path)), method="bm25")
+    size = ChunkingConfig().size
+    assert retriever.chunking.tokenizer == name
+    assert max(count(c.text) for c in retriever.chunks.values()) <= size
+    assert count_tokens(next(iter(retriever.chunks.values())).text) < size  # fewer words than in word counting
+    prompt = rag_prompt("What is the refund policy?", distinct_hits(retriever.search("refund policy", k=3)))
+    assert count(prompt) <= 3 * size + 120
 
 
 def test_the_same_text_never_enters_one_prompt_twice():

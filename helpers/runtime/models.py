@@ -9,11 +9,14 @@ actionable message instead of a deep library traceback.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
 import json
 import logging
 import time
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -300,6 +303,56 @@ def load_llm(
         tokenizer.pad_token = tokenizer.eos_token
     return LLM(model=model, tokenizer=tokenizer, name=name, source=source, device=device,
                dtype=torch_dtype, load_seconds=time.perf_counter() - start)
+
+
+@functools.lru_cache(maxsize=4)
+def load_tokenizer(name: str | None = None) -> Any:
+    """The tokenizer of LLM ``name`` (default: the configured one) alone, without its weights: what counts a
+    chunk's budget in the tokens of the model that reads it (:class:`helpers.chunking.ChunkingConfig`).
+
+    Raises:
+        ModelNotAvailableError: the model is not installed, not found, or not reachable.
+    """
+    from transformers import AutoTokenizer
+
+    name = name or get_settings().llm
+    folder = llm_folder(name)
+    try:
+        return AutoTokenizer.from_pretrained(folder, local_files_only=isinstance(folder, Path))
+    except (OSError, ValueError) as err:
+        raise _hub_error(name, "llm", err) from None
+
+
+Units = Callable[[str, int, int], Iterator[tuple[int, int]]]
+
+
+def token_units(text: str, tokenizer: Any) -> Units:
+    """The tokens of ``text`` as ``(start, end)`` spans, each without its leading space (" world" starts at
+    "w"); the byte pieces of one character are one unit, so no chunk splits a character. The units of
+    ``text[lo:hi]`` are then found by binary search, so chunking stays linear in the document."""
+    spans: list[tuple[int, int]] = []
+    for a, b in tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]:
+        while a < b - 1 and text[a].isspace():
+            a += 1
+        if spans and a < spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(b, spans[-1][1]))
+        else:
+            spans.append((a, b))
+    starts = [a for a, _ in spans]
+
+    def units(_text: str, lo: int, hi: int) -> Iterator[tuple[int, int]]:
+        i = bisect_left(starts, lo)
+        while i < len(spans) and spans[i][1] <= hi:
+            yield spans[i]
+            i += 1
+    return units
+
+
+def model_tokens(text: str, model: str) -> tuple[Units, Callable[[str], int]]:
+    """``text``'s token units and a counter of ``model``'s tokens (:func:`load_tokenizer`; one line if the
+    model cannot be found)."""
+    tokenizer = load_tokenizer(model)
+    return token_units(text, tokenizer), lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"])
 
 
 def load_embedder(name: str | None = None, *, device: str | None = None) -> SentenceTransformer:

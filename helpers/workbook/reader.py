@@ -73,7 +73,7 @@ def reader_inputs(base_model: str | None = None, *, lora: LoraSettings = READER_
         "data": hashlib.sha256("".join(f"{p.name}:{_file_hash(p)}" for p in files).encode()).hexdigest()[:16],
         "recipe": {"reader": READER_RECIPE_VERSION, "training": TRAINING_RECIPE_VERSION},
         "settings": {"lora": asdict(lora.resolved()), "k": READER_K, "abstain_share": abstain_share,
-                     "chunking": asdict(ChunkingConfig()),
+                     "chunking": ChunkingConfig().to_dict(),
                      "method": READER_METHOD, "instruction": JSON_RAG_INSTRUCTION,
                      "embedder": get_settings().embedder},
     }

@@ -50,15 +50,13 @@ SHIPPED_READER = f"shipped reader (k = {READER_K})"
 
 
 def reader_candidates(path: str | Path = READER_CANDIDATES) -> pd.DataFrame:
-    """What was tried against the shipped reader on the dev questions (:func:`helpers.comparison.compare_candidates`
+    """What was tried against the shipped reader on the dev questions (:func:`compare_candidates`
     of the candidates file against :data:`SHIPPED_READER`), with the command that made each (``made_by``) and
     whether it should replace the shipped reader (``replaces shipped``) by the rule fixed for its kind before it
     ran: a *trained* candidate (``scripts/train_reader.py``) if it handles more dev questions right; a change of
     ``k`` at question time (``--k``) only if it handles distinguishably more right (notebook 03's rule for ``k``,
     which the other systems share). Plain RAG is a reference, never a candidate."""
     import pandas as pd
-
-    from helpers.comparison import compare_candidates
 
     rows = pd.read_csv(path)
     table = compare_candidates(rows, SHIPPED_READER).join(rows.groupby("system", sort=False)["made_by"].first())
@@ -129,3 +127,48 @@ class OracleRetriever:
 
     def search(self, question: str, k: int = 3) -> list[Hit]:
         return self.search_many([question], k=k)[0]
+
+
+def compare_candidates(scores: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """Settings tried on dev, each against the ``reference`` setting (systems of ``scores``, same questions).
+
+    One row per system, in order of appearance: ``handled right`` (a correct answer, or "I don't know" to an
+    unanswerable question: what a user gets right), accuracy, wrong abstentions (answerable questions),
+    right abstentions (unanswerable ones) and ``correct source cited`` where measured, each as "k/n (95% CI)";
+    then the paired test of handled right against ``reference``: ``difference``, ``p`` (exact McNemar) and
+    ``verdict`` (``"better"``/``"worse"`` only where the test separates them, else ``"not distinguishable"``).
+    Which rule adopts a candidate is the caller's (e.g. :func:`reader_candidates`).
+
+    Raises:
+        KeyError: ``reference`` is not a system of ``scores``.
+    """
+    import pandas as pd
+
+    from helpers.comparison import intervals
+    from helpers.uncertainty import paired_test, rate
+
+    handled = {name: rows.set_index("id")["correct"].astype(bool) for name, rows in scores.groupby("system", sort=False)}
+    if reference not in handled:
+        raise KeyError(f"reference {reference!r} is not among the systems {list(handled)}")
+    rates = intervals(scores, ["accuracy", "wrong_abstention", "abstention_ok", "correct source cited"])
+    labels = {"accuracy": "accuracy", "wrong_abstention": "wrong abstentions", "abstention_ok": "right abstentions",
+              "correct source cited": "correct source cited"}
+
+    def shown(k: float, n: float, low: float, high: float) -> str:
+        return f"{k:.0f}/{n:.0f} ({low:.0%}–{high:.0%})"
+
+    ref = handled[reference]
+    rows = []
+    for name, outcome in handled.items():
+        common = outcome.index.intersection(ref.index)
+        test = paired_test(outcome[common].tolist(), ref[common].tolist())
+        right = rate(outcome.tolist())
+        row = {"system": name, "handled right": shown(right.k, right.n, right.low, right.high)}
+        for metric, label in labels.items():
+            if (name, metric) in rates.index:
+                r = rates.loc[(name, metric)]
+                row[label] = shown(r["k"], r["n"], r["low"], r["high"])
+        verdict = "not distinguishable" if not test.distinguishable else ("better" if test.difference > 0 else "worse")
+        rows.append({**row, "difference": test.difference, "p": test.p_value,
+                     "verdict": "reference" if name == reference else verdict})
+    return pd.DataFrame(rows).set_index("system")

@@ -23,7 +23,13 @@ import numpy as np
 
 from helpers.evaluation import mrr_at_k
 from helpers.workbook.data import Question
-from helpers.workbook.question_sets import InputError, graded, load_question_file, read_documents
+from helpers.workbook.folder_index import index_documents
+from helpers.workbook.question_sets import (
+    InputError,
+    graded,
+    load_question_file,
+    read_documents,
+)
 
 METHODS: tuple[str, ...] = ("dense", "bm25", "hybrid")
 KS: tuple[int, ...] = (1, 3, 5)
@@ -66,7 +72,6 @@ def tune_on_dev(docs_dir: str | Path, questions_file: str | Path, *, llm: Any = 
     Raises:
         InputError: bad documents or questions, or no dev/test split.
     """
-    from helpers.retrieval import build_retriever
     from helpers.runtime.models import load_llm
     from helpers.systems import build_system, evaluate_systems
 
@@ -76,7 +81,7 @@ def tune_on_dev(docs_dir: str | Path, questions_file: str | Path, *, llm: Any = 
     mrr: dict[str, float] = {}
     retrievers = {}
     for method in METHODS if sourced else ("dense",):
-        retrievers[method] = build_retriever(docs, method=method, embedder=embedder, cache=True, progress=progress)
+        retrievers[method] = index_documents(docs, method=method, llm=llm, embedder=embedder, progress=progress)
         ranked = retrievers[method].search_documents_many([q.question for q in sourced], 10)
         mrr[method] = float(np.mean([mrr_at_k(ids, q.doc_ids, 10) for ids, q in zip(ranked, sourced)])) if sourced else 0.0
     method = max(mrr, key=lambda m: (mrr[m], m == "dense"))  # ties: the default

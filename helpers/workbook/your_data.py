@@ -35,6 +35,7 @@ from helpers.uncertainty import mean_interval, rate
 from helpers.uncertainty import verdict as verdict_of
 from helpers.workbook.advice import summary_recommendations
 from helpers.workbook.data import Question
+from helpers.workbook.folder_index import index_documents
 from helpers.workbook.question_sets import (
     UNANSWERABLE,
     InputError,
@@ -192,7 +193,6 @@ def compare_on_documents(
         InputError: bad documents, questions or options (one line that says what to fix).
     """
     from helpers.adapters import AdapterError
-    from helpers.retrieval import build_retriever
     from helpers.runtime.adapter_cache import load_or_train_adapter
     from helpers.runtime.endpoint import Endpoint
     from helpers.runtime.models import ModelNotAvailableError, load_llm
@@ -226,8 +226,7 @@ def compare_on_documents(
     system_prompt = read_system_prompt(system_prompt) if isinstance(system_prompt, (str, Path)) else system_prompt
     retriever = None
     if any(_retrieves(s) for s in systems):  # a variant retrieves as its base
-        retriever = build_retriever(docs, method=method, embedder=embedder, cache=True,  # type: ignore[arg-type]
-                                    progress=progress)
+        retriever = index_documents(docs, method=method, llm=llm, embedder=embedder, progress=progress)
     timings["index"] = time.perf_counter() - start
     try:
         base = llm or _endpoint_or_none() or load_llm()
@@ -276,7 +275,9 @@ def compare_on_documents(
     setup = {"docs": str(docs_dir), "questions_file": str(questions_file), "documents": len(docs),
              "chunks": len(retriever) if retriever is not None else None, "questions": len(questions),
              "chunks trimmed": sum(a.trimmed for name in answers for a in answers[name]),
-             "systems": list(systems), "method": method, "k": k, "llm": getattr(base, "name", settings.llm), "embedder": settings.embedder,
+             "systems": list(systems), "method": method, "k": k,
+             "chunk budget": f"{retriever.chunking.size} {retriever.chunking.tokenizer or 'word'} tokens" if retriever else None,
+             "llm": getattr(base, "name", settings.llm), "embedder": settings.embedder,
              "profile": settings.profile.name, "seed": settings.seed, "prices": prices,
              "shots": len(shots or ()), "system_prompt": system_prompt, "split": split,
              "tuning": dict(tuning) if tuning else None,
