@@ -46,6 +46,8 @@ class ChunkingConfig:
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise ValueError(f"Unknown chunking strategy {self.strategy!r}; choose one of {STRATEGIES}.")
+        if self.tokenizer is not None and not self.tokenizer.strip():
+            raise ValueError("tokenizer must name a model (or be None to count words), not an empty string.")
         if self.size < 1 or not 0 <= self.overlap < self.size:
             raise ValueError(f"Need size >= 1 and 0 <= overlap < size, got size={self.size}, "
                              f"overlap={self.overlap}.")
@@ -245,17 +247,23 @@ def bounded_path(path: str, size: int, count: Callable[[str], int] = count_token
     return words[-1] if words and count(words[-1]) <= limit else ""
 
 
+def _joined(path: str, body: str) -> str:
+    """A chunk's text: its heading path, if any, on the line above its body."""
+    return f"{path}\n{body}" if path else body
+
+
 def _fit(text: str, path: str, a: int, b: int, size: int, units: Units,
          count: Callable[[str], int]) -> list[tuple[str, int, int]]:
-    """``[(path, a, b)]`` if the chunk's text as the model reads it has at most ``size`` tokens, else the span
-    split again into pieces of proportionally fewer units (a word's tokens can differ at a chunk's edge)."""
+    """``[(path, a, b)]`` if the chunk's text as the model reads it fits ``size``, else the span split again into
+    pieces of proportionally fewer units (a word's tokens can differ at a chunk's edge)."""
     a, b = _strip(text, a, b)
-    if a >= b or (excess := count(f"{path}\n{text[a:b]}" if path else text[a:b]) - size) <= 0:
+    if a >= b or (total := count(_joined(path, text[a:b]))) <= size:
         return [(path, a, b)]
+    heading = count(path + "\n") if path else 0
     n = _count(text, a, b, units)
-    if n <= 1:  # one unit left: drop the heading, or keep one character the model spells in several tokens
+    if n <= 1 or heading >= size:  # drop the heading; or keep one unit the model spells in more tokens alone
         return _fit(text, "", a, b, size, units, count) if path else [(path, a, b)]
-    budget = max(1, min(n - 1, n * size // (size + excess)))  # the share of the units that fits
+    budget = max(1, min(n - 1, n * (size - heading) // max(total - heading, 1)))  # the share of units that fits
     return [f for x, y in _split_recursive(text, a, b, budget, 0, units)
             for f in _fit(text, path, x, y, size, units, count)]
 
@@ -266,9 +274,10 @@ def chunk_text(text: str, doc_id: str, config: ChunkingConfig | None = None, tit
     every chunk, ``title`` is the heading path of ``markdown`` chunks before any heading. A chunk's whole text,
     heading path included, has at most ``config.size`` tokens (words, or ``config.tokenizer``'s tokens of the
     text exactly as the model reads it): a heading path longer than half the size is cut to its last words
-    (:func:`bounded_path`), so the body keeps at least the other half. ``model_tokens(text)`` gives the
-    text's token units and a token counter of ``config.tokenizer`` (the retriever passes
-    :func:`helpers.runtime.models.model_tokens`)."""
+    (:func:`bounded_path`), so the body keeps at least the other half (in a model's tokens, a heading that does
+    not fit is left out). Exception: one of the model's tokens or one character is never cut, even where it
+    alone exceeds a budget of a few tokens. ``model_tokens(text)`` gives the text's token units and a token
+    counter of ``config.tokenizer`` (the retriever passes :func:`helpers.runtime.models.model_tokens`)."""
     config = config or ChunkingConfig()
     units: Units = _words
     count: Callable[[str], int] | None = None
@@ -300,5 +309,5 @@ def chunk_text(text: str, doc_id: str, config: ChunkingConfig | None = None, tit
         body = text[a:b]
         pos = len(chunks)
         chunks.append(Chunk(doc_id=doc_id, chunk_id=f"{doc_id}#{pos}", position=pos,
-                            text=f"{path}\n{body}" if path else body, start=a, end=b, section=path))
+                            text=_joined(path, body), start=a, end=b, section=path))
     return chunks

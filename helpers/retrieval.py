@@ -186,7 +186,7 @@ class Retriever:
         replaced = self.remove([t[0] for t in triples if t[0] in self.checksums], _rebuild_bm25=False)
         t0 = time.perf_counter()
         tokens = None
-        if self.chunking.tokenizer:  # a chunk's budget in the reading model's tokens
+        if self.chunking.tokenizer is not None:  # a chunk's budget in the reading model's tokens
             from helpers.runtime.models import model_tokens
 
             tokens = partial(model_tokens, model=self.chunking.tokenizer)

@@ -208,10 +208,15 @@ def wait_for_server(url: str, seconds: float = 180.0, *, alive: Callable[[], boo
             time.sleep(1)
 
 
+def endpoint_url() -> str:
+    """``WORKBOOK_LLM_ENDPOINT``, or ``""`` when generation is local."""
+    return os.environ.get("WORKBOOK_LLM_ENDPOINT", "").strip()
+
+
 def endpoint_from_settings() -> Endpoint | None:
     """The endpoint named by ``WORKBOOK_LLM_ENDPOINT`` (model: ``WORKBOOK_LLM_ENDPOINT_MODEL``), connected, or
     ``None`` when it is not set."""
-    url = os.environ.get("WORKBOOK_LLM_ENDPOINT", "").strip()
+    url = endpoint_url()
     if not url:
         return None
     return connect(url, os.environ.get("WORKBOOK_LLM_ENDPOINT_MODEL") or None,

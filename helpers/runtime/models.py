@@ -15,7 +15,7 @@ import importlib.util
 import json
 import logging
 import time
-from bisect import bisect_left
+from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +27,8 @@ from helpers.runtime.storage import atomic_folder
 if TYPE_CHECKING:  # imported lazily at run time: torch/transformers take seconds to import
     import torch
     from sentence_transformers import SentenceTransformer
+
+    from helpers.chunking import Units
 
 log = logging.getLogger(__name__)
 
@@ -323,27 +325,30 @@ def load_tokenizer(name: str | None = None) -> Any:
         raise _hub_error(name, "llm", err) from None
 
 
-Units = Callable[[str, int, int], Iterator[tuple[int, int]]]
-
-
 def token_units(text: str, tokenizer: Any) -> Units:
-    """The tokens of ``text`` as ``(start, end)`` spans, each without its leading space (" world" starts at
-    "w"); the byte pieces of one character are one unit, so no chunk splits a character. The units of
-    ``text[lo:hi]`` are then found by binary search, so chunking stays linear in the document."""
+    """The tokens of ``text`` as ``(start, end)`` spans, each without its leading spaces (" world" starts at
+    "w"; a token of whitespace only keeps its last character); the byte pieces of one character are one unit,
+    so no chunk splits a character. The units of ``text[lo:hi]`` are those that overlap it, clipped to it (a
+    token such as ".\n\n" that crosses a paragraph break counts on both sides, and no text falls between
+    them), found by binary search, so chunking stays linear in the document."""
     spans: list[tuple[int, int]] = []
-    for a, b in tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]:
+    for a, b in tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)["offset_mapping"]:
         while a < b - 1 and text[a].isspace():
             a += 1
         if spans and a < spans[-1][1]:
             spans[-1] = (spans[-1][0], max(b, spans[-1][1]))
-        else:
+        elif a < b:
             spans.append((a, b))
-    starts = [a for a, _ in spans]
+    starts = [0, *(a for a, _ in spans[1:])] if spans else []
+    ends = [*(a for a, _ in spans[1:]), len(text)]
+    spans = [(lo if text[lo:a].strip() else a, hi if text[b:hi].strip() else b)  # text the offsets skip
+             for (a, b), lo, hi in zip(spans, starts, ends)] or ([(0, len(text))] if text.strip() else [])
+    ends = [b for _, b in spans]
 
     def units(_text: str, lo: int, hi: int) -> Iterator[tuple[int, int]]:
-        i = bisect_left(starts, lo)
-        while i < len(spans) and spans[i][1] <= hi:
-            yield spans[i]
+        i = bisect_right(ends, lo)
+        while i < len(spans) and spans[i][0] < hi:
+            yield max(spans[i][0], lo), min(spans[i][1], hi)
             i += 1
     return units
 
@@ -352,7 +357,7 @@ def model_tokens(text: str, model: str) -> tuple[Units, Callable[[str], int]]:
     """``text``'s token units and a counter of ``model``'s tokens (:func:`load_tokenizer`; one line if the
     model cannot be found)."""
     tokenizer = load_tokenizer(model)
-    return token_units(text, tokenizer), lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"])
+    return token_units(text, tokenizer), lambda s: len(tokenizer(s, add_special_tokens=False, verbose=False)["input_ids"])
 
 
 def load_embedder(name: str | None = None, *, device: str | None = None) -> SentenceTransformer:

@@ -16,16 +16,17 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
-from helpers.chunking import chunk_text
+from helpers.chunking import ChunkingConfig, chunk_text
 from helpers.documents import Document
 from helpers.evaluation import contains_match
 from helpers.generation import generate
 from helpers.prompts import DRAFT_PROMPT
-from helpers.runtime.models import LLM
+from helpers.runtime.models import LLM, model_tokens
 from helpers.workbook.question_sets import same_question
 
 _LINES = re.compile(r"question[ \t]*:[ \t]*(?P<q>[^\n]+).*?answer[ \t]*:[ \t]*(?P<a>[^\n]+)", re.I | re.S)
@@ -95,14 +96,15 @@ def parse_draft(text: str) -> tuple[str, str] | None:
     return question, answer
 
 
-def pick_passages(docs: Mapping[str, Document], n: int, seed: int = 0) -> list[tuple[str, str]]:
+def pick_passages(docs: Mapping[str, Document], n: int, seed: int = 0, *, model: str | None = None) -> list[tuple[str, str]]:
     """``n`` passages ``(doc_id, text)`` spread over the documents (round-robin over a seeded shuffle of each
     document's chunks of at least :data:`MIN_WORDS` words, or its longest chunk if none is that long); fewer
-    if the folder has fewer."""
+    if the folder has fewer. With ``model``, chunks are counted in that model's tokens (the drafting model's)."""
     rng = random.Random(seed)
     pools = []
+    config, tokens = ChunkingConfig(tokenizer=model), partial(model_tokens, model=model) if model else None
     for doc_id, doc in sorted(docs.items()):
-        every = [c.text for c in chunk_text(doc.text, doc_id, title=doc.title)]
+        every = [c.text for c in chunk_text(doc.text, doc_id, config, doc.title, model_tokens=tokens)]
         chunks = [c for c in every if len(c.split()) >= MIN_WORDS] or sorted(every, key=len)[-1:]
         rng.shuffle(chunks)
         if chunks:
@@ -121,7 +123,7 @@ def draft_questions(docs: Mapping[str, Document], llm: LLM, n: int = 50, *, fold
     file, relative to ``folder``), ``type`` and ``check`` (whether the answer appears in the passage).
     Unparseable replies (no ``Question:``/``Answer:`` lines, an empty answer or one that repeats the question)
     and repeated questions are dropped; ``table.attrs["passages"]`` says how many passages were asked."""
-    passages = pick_passages(docs, n, seed)
+    passages = pick_passages(docs, n, seed, model=llm.name if isinstance(llm, LLM) else None)  # words at an endpoint
     replies = generate(llm, [DRAFT_PROMPT.format(text=text) for _, text in passages], max_new_tokens=64,
                        progress=progress, desc="drafting")
     rows, seen = [], set()
