@@ -280,7 +280,7 @@ def chunk_text(text: str, doc_id: str, config: ChunkingConfig | None = None, tit
     counter of ``config.tokenizer`` (the retriever passes :func:`helpers.runtime.models.model_tokens`)."""
     config = config or ChunkingConfig()
     units: Units = _words
-    count: Callable[[str], int] | None = None
+    count: Callable[[str], int] | None = None  # a model's token counter; words are counted as the units are
     if config.tokenizer is not None and config.strategy != "none":
         if model_tokens is None:
             raise ValueError(f"Chunks counted in {config.tokenizer}'s tokens need model_tokens=partial("
@@ -294,10 +294,10 @@ def chunk_text(text: str, doc_id: str, config: ChunkingConfig | None = None, tit
     elif config.strategy == "sentence":
         spans = [("", a, b) for a, b in _split_recursive(text, 0, len(text), config.size, 0, units)]
     else:
-        spans = []
+        spans, measure = [], count or count_tokens
         for path, a, b in _sections(text):
-            path = bounded_path(path or title, config.size, count or count_tokens)
-            budget = max(config.size - (count(path + "\n") if count and path else count_tokens(path)), 1)
+            path = bounded_path(path or title, config.size, measure)
+            budget = max(config.size - (measure(path + "\n") if path else 0), 1)
             spans += [(path, x, y) for x, y in _split_recursive(text, a, b, budget, 0, units)]
     if count is not None:
         spans = [f for path, a, b in spans for f in _fit(text, path, a, b, config.size, units, count)]

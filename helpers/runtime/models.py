@@ -339,10 +339,12 @@ def token_units(text: str, tokenizer: Any) -> Units:
             spans[-1] = (spans[-1][0], max(b, spans[-1][1]))
         elif a < b:
             spans.append((a, b))
-    starts = [0, *(a for a, _ in spans[1:])] if spans else []
-    ends = [*(a for a, _ in spans[1:]), len(text)]
-    spans = [(lo if text[lo:a].strip() else a, hi if text[b:hi].strip() else b)  # text the offsets skip
-             for (a, b), lo, hi in zip(spans, starts, ends)] or ([(0, len(text))] if text.strip() else [])
+    if not spans:
+        spans = [(0, len(text))] if text.strip() else []
+    elif text[:spans[0][0]].strip():  # text the offsets skip belongs to the unit before it (the first: after)
+        spans[0] = (0, spans[0][1])
+    following = [a for a, _ in spans[1:]] + [len(text)]
+    spans = [(a, nxt if text[b:nxt].strip() else b) for (a, b), nxt in zip(spans, following)]
     ends = [b for _, b in spans]
 
     def units(_text: str, lo: int, hi: int) -> Iterator[tuple[int, int]]:

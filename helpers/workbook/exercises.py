@@ -52,12 +52,12 @@ def _check_conclusion(stated: str | None) -> None:
         raise ValueError(f"conclusion must be one of {', '.join(repr(c) for c in CONCLUSIONS)}, not {stated!r}.")
 
 
-def _conclusion(stated: str | None, distinguishable: bool, difference: float, what: str) -> bool | None:
+def _conclusion(stated: str | None, distinguishable: bool, difference: float, what: str, gain: str) -> bool:
     """Judge a stated conclusion against the paired test: "better" or "worse" only when the test separates
-    the two, "not distinguishable" when it cannot. ``None`` when nothing was stated (the checker then asks
-    for a distinguishable gain)."""
+    the two, "not distinguishable" when it cannot. Without one, pass only a distinguishable gain (``gain``
+    says which)."""
     if stated is None:
-        return None
+        return _verdict(gain, distinguishable and difference > 0)
     _check_conclusion(stated)
     measured = ("better" if difference > 0 else "worse") if distinguishable else "not distinguishable"
     return _verdict(f"your conclusion {stated!r} about {what}: the paired test says {measured!r}", stated == measured)
@@ -131,9 +131,8 @@ def check_prompt_gain(
                                          **generate_kwargs)])
     test = paired(scores, "your prompt", "baseline", metric)
     print(paired_sentence(test, "your prompt", "baseline", metric))
-    judged = _conclusion(conclusion, test.distinguishable, test.difference, f"your prompt's {metric}")
-    return judged if judged is not None else _verdict(f"{metric}: your prompt distinguishably above the baseline",
-                                                      test.distinguishable and test.difference > 0)
+    return _conclusion(conclusion, test.distinguishable, test.difference, f"your prompt's {metric}",
+                       f"{metric}: your prompt distinguishably above the baseline")
 
 
 def check_batch_speedup(llm: Any, prompts: Sequence[Any], batch_size: int, *, baseline: float, bar: float = 1.5,
@@ -175,9 +174,8 @@ def check_chunking(config: ChunkingConfig, docs: Any, questions: Sequence[str], 
     gain = paired_difference(scores[config], scores[baseline])
     print(f"{metric}: {scores[config].mean():.3f} with {config}, {scores[baseline].mean():.3f} with {baseline} "
           f"(n = {len(questions)}); paired difference {gain}: {verdict_of(gain)}")
-    judged = _conclusion(conclusion, gain.distinguishable, gain.difference, f"{metric} with these chunks")
-    return judged if judged is not None else _verdict(f"{metric} distinguishably above the baseline",
-                                                      gain.distinguishable and gain.difference > 0)
+    return _conclusion(conclusion, gain.distinguishable, gain.difference, f"{metric} with these chunks",
+                       f"{metric} distinguishably above the baseline")
 
 
 def check_rag_k(llm: Any, retriever: Any, questions: Sequence[Any], k: int, *, baseline_k: int = 3,
@@ -198,9 +196,8 @@ def check_rag_k(llm: Any, retriever: Any, questions: Sequence[Any], k: int, *, b
     print(f"prompt tokens per question: {mine} {table.loc[mine, 'prompt_tokens']:.0f}, "
           f"{base} {table.loc[base, 'prompt_tokens']:.0f}")
     print(paired_sentence(test, mine, base, "accuracy"))
-    judged = _conclusion(conclusion, test.distinguishable, test.difference, f"accuracy with k={k} against k={baseline_k}")
-    return judged if judged is not None else _verdict(f"accuracy with k={k} distinguishably above k={baseline_k}",
-                                                      test.distinguishable and test.difference > 0)
+    return _conclusion(conclusion, test.distinguishable, test.difference, f"accuracy with k={k} against k={baseline_k}",
+                       f"accuracy with k={k} distinguishably above k={baseline_k}")
 
 
 def check_lora_share(model: Any, lora: LoraSettings, *, bar: float = 0.01) -> bool:
